@@ -1,0 +1,237 @@
+"""The thelook loader: real-export quirks load, bad input stops with a precise message, the warehouse survives."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+
+import load_thelook
+from load_thelook import LoadError, load
+from thelook_schema import TABLES
+
+# A small export written the way BigQuery writes CSV: timestamps with " UTC", empty fields for NULL,
+# quoted fields holding commas and quotes, a geography column the loader does not need, CRLF line ends
+# in one file and a byte-order mark in another.
+USERS = """\ufeffid,first_name,last_name,email,age,gender,state,street_address,postal_code,city,country,latitude,longitude,traffic_source,created_at,user_geom
+1,Ann,Lee,Ann.Lee@example.com,30,F,California,"1 Main St, Apt 2",02134,Los Angeles,United States,34.05,-118.25,Search,2020-01-01 10:00:00 UTC,POINT(-118.25 34.05)
+2,Bob,Ray,bob.ray@example.org,41,M,Texas,2 Elm St,75001,Dallas,United States,32.7,-96.8,Email,2020-02-01 11:00:00.5 UTC,
+3,Cy,Woo,cy.woo@example.net,22,M,Seoul,3 Oak,04524,Seoul,South Korea,37.5,127.0,Organic,2021-03-01T09:30:00+02:00,
+"""
+ORDERS = (
+    "order_id,user_id,status,gender,created_at,returned_at,shipped_at,delivered_at,num_of_item\r\n"
+    "1,1,Complete,F,2021-01-01 10:00:00 UTC,,2021-01-02 10:00:00 UTC,2021-01-04 10:00:00 UTC,2\r\n"
+    "2,1,Cancelled,F,2021-06-01 10:00:00 UTC,,,,1\r\n"
+    "3,2,Returned,M,2022-01-01 10:00:00 UTC,2022-01-08 10:00:00 UTC,2022-01-02 10:00:00 UTC,2022-01-05 10:00:00 UTC,1\r\n"
+    "4,2,Shipped,M,2022-05-05 23:59:00 UTC,,2022-05-06 10:00:00 UTC,,1\r\n"
+)
+ORDER_ITEMS = """id,order_id,user_id,product_id,inventory_item_id,status,created_at,shipped_at,delivered_at,returned_at,sale_price
+10,1,1,100,1000,Complete,2021-01-01 09:00:00 UTC,2021-01-02 10:00:00 UTC,2021-01-04 10:00:00 UTC,,49.9900016784668
+11,1,1,101,1001,Complete,2021-01-01 09:05:00 UTC,2021-01-02 10:00:00 UTC,2021-01-04 10:00:00 UTC,,150
+12,2,1,100,1002,Cancelled,2021-06-01 09:00:00 UTC,,,,49.9900016784668
+13,3,2,102,1003,Returned,2022-01-01 09:00:00 UTC,2022-01-02 10:00:00 UTC,2022-01-05 10:00:00 UTC,2022-01-08 10:00:00 UTC,20
+14,4,2,102,1004,Shipped,2022-05-05 22:00:00 UTC,2022-05-06 10:00:00 UTC,,,20
+"""
+PRODUCTS = """id,cost,category,name,brand,retail_price,department,sku,distribution_center_id
+100,24.37550006,Outerwear & Coats,"Coat, ""Wool"" edition",Carhartt,49.9900016784668,Women,ABC,1
+101,70.5,Jeans,Jeans X,,150,Women,DEF,2
+102,8.1,Socks,Socks,Gold Toe,20,Men,GHI,1
+"""
+DISTRIBUTION_CENTERS = """id,name,latitude,longitude,distribution_center_geom
+1,Memphis TN,35.1174,-89.9711,POINT(-89.9711 35.1174)
+2,Chicago IL,41.8369,-87.6847,
+"""
+FILES = {
+    "users": USERS,
+    "orders": ORDERS,
+    "order_items": ORDER_ITEMS,
+    "products": PRODUCTS,
+    "distribution_centers": DISTRIBUTION_CENTERS,
+}
+
+
+def write_export(folder: Path, **overrides: str | None) -> Path:
+    """Writes the small export into `folder`; an override replaces a table's text, None leaves it out."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for table, text in {**FILES, **overrides}.items():
+        if text is not None:
+            (folder / f"{table}.csv").write_bytes(text.encode("utf-8"))
+    return folder
+
+
+def snapshot(db: Path) -> dict[str, list[tuple]]:
+    """Every table of the warehouse with its rows, to show that a failed load changed nothing."""
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        tables = con.execute(
+            "select table_schema || '.' || table_name from information_schema.tables order by 1"
+        ).fetchall()
+        return {name: con.execute(f"select * from {name} order by all").fetchall() for (name,) in tables}
+    finally:
+        con.close()
+
+
+@pytest.fixture
+def loaded(tmp_path: Path) -> Path:
+    """A warehouse holding a good load plus a table of someone's, as a previous run would leave it."""
+    db = tmp_path / "warehouse" / "w.duckdb"
+    load(write_export(tmp_path / "good"), db, log=lambda _: None)
+    con = duckdb.connect(str(db))
+    con.execute("create table main.customers as select id as customer_id from raw.users")
+    con.close()
+    return db
+
+
+def assert_load_fails(tmp_path: Path, db: Path, match: str, **overrides: str | None) -> None:
+    before = snapshot(db)
+    with pytest.raises(LoadError, match=match):
+        load(write_export(tmp_path / "bad", **overrides), db, log=lambda _: None)
+    assert snapshot(db) == before
+
+
+def test_loads_a_bigquery_style_csv_export(loaded: Path) -> None:
+    con = duckdb.connect(str(loaded), read_only=True)
+    types = {
+        (table, column): data_type
+        for table, column, data_type in con.execute(
+            "select table_name, column_name, data_type from information_schema.columns where table_schema = 'raw'"
+        ).fetchall()
+    }
+    for table, columns in TABLES.items():
+        for column, duck_type in columns.items():
+            assert types[(table, column)] == duck_type
+    # Only the documented columns are kept; the geography columns are dropped.
+    assert ("users", "user_geom") not in types
+    user = con.execute(
+        "select postal_code, street_address, created_at from raw.users order by id"
+    ).fetchall()
+    assert user[0] == ("02134", "1 Main St, Apt 2", dt.datetime(2020, 1, 1, 10, 0))
+    assert user[1][2] == dt.datetime(2020, 2, 1, 11, 0, 0, 500000)
+    # An ISO timestamp with an offset lands as UTC.
+    assert user[2][2] == dt.datetime(2021, 3, 1, 7, 30)
+    name, brand = con.execute("select name, brand from raw.products where id = 100").fetchone()
+    assert name == 'Coat, "Wool" edition' and brand == "Carhartt"
+    assert con.execute("select brand from raw.products where id = 101").fetchone() == (None,)
+    assert con.execute("select returned_at, shipped_at from raw.orders where order_id = 2").fetchone() == (None, None)
+    assert con.execute("select sale_price from raw.order_items where id = 10").fetchone() == (49.9900016784668,)
+    assert con.execute("select count(*) from raw.order_items").fetchone() == (5,)
+    con.close()
+
+
+def test_loads_parquet_and_sharded_exports(tmp_path: Path) -> None:
+    from_csv = tmp_path / "a.duckdb"
+    load(write_export(tmp_path / "csv"), from_csv, log=lambda _: None)
+    parquet_dir = tmp_path / "parquet"
+    (parquet_dir / "order_items").mkdir(parents=True)
+    con = duckdb.connect(str(from_csv), read_only=True)
+    con.execute("set TimeZone = 'UTC'")
+    for table, columns in TABLES.items():
+        # As BigQuery exports Parquet: timestamps carry a time zone.
+        select = ", ".join(
+            f"cast({column} as timestamptz) as {column}" if duck_type == "TIMESTAMP" else column
+            for column, duck_type in columns.items()
+        )
+        if table == "order_items":
+            # Two shards in a folder, the way BigQuery splits a large export.
+            for shard, condition in enumerate(("id <= 11", "id > 11")):
+                target = parquet_dir / "order_items" / f"order_items-00000000000{shard}.parquet"
+                con.execute(f"copy (select {select} from raw.{table} where {condition}) to '{target}'")
+        else:
+            con.execute(f"copy (select {select} from raw.{table}) to '{parquet_dir / (table + '.parquet')}'")
+    con.close()
+
+    from_parquet = tmp_path / "b.duckdb"
+    counts = load(parquet_dir, from_parquet, log=lambda _: None)
+    assert counts["order_items"] == 5
+    assert snapshot(from_csv) == snapshot(from_parquet)
+
+
+def test_a_missing_optional_table_loads_empty(tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    counts = load(write_export(tmp_path / "src", distribution_centers=None), db, log=lambda _: None)
+    assert counts["distribution_centers"] == 0
+    assert snapshot(db)["raw.distribution_centers"] == []
+
+
+def test_missing_column_names_file_and_column(tmp_path: Path, loaded: Path) -> None:
+    no_email = "\n".join(
+        ",".join(part for i, part in enumerate(line.split(",")) if i != 3) for line in USERS.splitlines()
+    )
+    assert_load_fails(tmp_path, loaded, r"users\.csv: missing column email", users=no_email)
+
+
+def test_unparsable_date_names_file_column_row_and_value(tmp_path: Path, loaded: Path) -> None:
+    bad = ORDERS.replace("2021-06-01 10:00:00 UTC", "2021-13-01 10:00:00")
+    assert_load_fails(
+        tmp_path, loaded, r"orders\.csv: column created_at, row 2: '2021-13-01 10:00:00' is not a timestamp", orders=bad
+    )
+
+
+def test_wrong_type_names_the_value(tmp_path: Path, loaded: Path) -> None:
+    bad = PRODUCTS.replace(",20,Men,", ",twenty,Men,")
+    assert_load_fails(tmp_path, loaded, r"products\.csv: column retail_price, row 3: 'twenty' is not a number", products=bad)
+
+
+def test_header_only_table_is_refused(tmp_path: Path, loaded: Path) -> None:
+    assert_load_fails(tmp_path, loaded, r"order_items\.csv: the file has no rows", order_items=ORDER_ITEMS.splitlines()[0] + "\n")
+
+
+def test_zero_byte_file_is_refused(tmp_path: Path, loaded: Path) -> None:
+    assert_load_fails(tmp_path, loaded, r"products\.csv: the file is empty", products="")
+
+
+def test_duplicate_key_names_both_rows(tmp_path: Path, loaded: Path) -> None:
+    bad = ORDER_ITEMS.replace("\n14,4,2,", "\n13,4,2,")
+    assert_load_fails(
+        tmp_path, loaded, r"order_items\.csv: column id, row 5: duplicate key 13 \(also at order_items\.csv row 4\)", order_items=bad
+    )
+
+
+def test_empty_key_is_refused(tmp_path: Path, loaded: Path) -> None:
+    bad = USERS.replace("\n3,Cy,", "\n,Cy,")
+    assert_load_fails(tmp_path, loaded, r"users\.csv: column id, row 3: the key is empty", users=bad)
+
+
+def test_missing_required_table_is_refused(tmp_path: Path, loaded: Path) -> None:
+    assert_load_fails(tmp_path, loaded, r"no file for table orders", orders=None)
+
+
+def test_row_numbers_follow_the_file_in_a_large_file(tmp_path: Path) -> None:
+    """The reported row is the file's row, also when DuckDB reads the file in parallel chunks."""
+    folder = write_export(tmp_path / "src")
+    header, *_ = USERS.splitlines()
+    lines = [header.lstrip("\ufeff")]
+    for i in range(1, 300_001):
+        created = "not-a-date" if i == 250_000 else "2020-01-01 10:00:00 UTC"
+        lines.append(f"{i},A,B,a{i}@example.com,30,F,S,St,1,C,X,1.0,2.0,Search,{created},")
+    (folder / "users.csv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(LoadError, match=r"column created_at, row 250000: 'not-a-date'"):
+        load(folder, tmp_path / "w.duckdb", log=lambda _: None)
+
+
+def test_a_warehouse_held_by_another_writer_is_reported(tmp_path: Path, loaded: Path) -> None:
+    import subprocess
+    import sys
+
+    holder = subprocess.Popen(
+        [sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(loaded)!r}); print('ok', flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "ok"
+        with pytest.raises(LoadError, match="cannot open the warehouse for writing"):
+            load(write_export(tmp_path / "again"), loaded, log=lambda _: None)
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_cli_reports_failure_without_traceback(tmp_path: Path, loaded: Path, capsys: pytest.CaptureFixture) -> None:
+    folder = write_export(tmp_path / "bad", orders=None)
+    assert load_thelook.main([str(folder), "--db", str(loaded)]) == 1
+    assert "load failed, warehouse unchanged" in capsys.readouterr().err
+    shutil.rmtree(folder)

@@ -1,0 +1,157 @@
+"""End to end: the runner generates a small shop, loads it and builds the marts with dbt (models and data
+tests); the marts are then checked against an independent pandas computation from the raw files."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+import crm
+import load_thelook
+
+ROOT = Path(__file__).resolve().parents[2]
+SALE_STATUSES = {"Complete", "Shipped", "Processing"}
+USERS = 3_000
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """Runs the README's main command on a small generated shop, into a temporary warehouse."""
+    work = tmp_path_factory.mktemp("pipeline")
+    data_dir, db = work / "data", work / "warehouse.duckdb"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "crm.py"), "run", "--users", str(USERS),
+         "--data-dir", str(data_dir), "--db", str(db)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    return {"data_dir": data_dir, "db": db, "output": result.stdout}
+
+
+def raw_frames(data_dir: Path) -> dict[str, pd.DataFrame]:
+    return {table: pd.read_parquet(data_dir / f"{table}.parquet") for table in ("users", "orders", "order_items", "products")}
+
+
+def query(db: Path, sql: str) -> pd.DataFrame:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(sql).df()
+    finally:
+        con.close()
+
+
+def cents(values: pd.Series) -> pd.Series:
+    """Rounds money to whole cents as integers, half away from zero, as the staging models do."""
+    return np.sign(values) * np.floor(np.abs(values) * 100 + 0.5)
+
+
+def expected_customers(raw: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    items = raw["order_items"].merge(
+        raw["products"][["id", "cost"]].rename(columns={"id": "product_id"}), on="product_id", how="left"
+    ).merge(raw["orders"][["order_id", "created_at"]].rename(columns={"created_at": "ordered_at"}), on="order_id")
+    items["price_cents"] = cents(items["sale_price"])
+    items["margin_cents"] = items["price_cents"] - cents(items["cost"])
+    sales = items[items["status"].isin(SALE_STATUSES)]
+    per_customer = sales.groupby("user_id").agg(
+        order_count=("order_id", "nunique"),
+        item_count=("id", "size"),
+        revenue_cents=("price_cents", "sum"),
+        margin_cents=("margin_cents", "sum"),
+        last_order_at=("ordered_at", "max"),
+    )
+    placed = items.groupby("user_id")["order_id"].nunique().rename("placed_order_count")
+    users = raw["users"].set_index("id")[[]]
+    result = users.join(per_customer).join(placed)
+    result[["order_count", "item_count", "placed_order_count", "revenue_cents", "margin_cents"]] = result[
+        ["order_count", "item_count", "placed_order_count", "revenue_cents", "margin_cents"]
+    ].fillna(0)
+    reference = (raw["orders"]["created_at"].max().normalize() + pd.Timedelta(days=1))
+    result["days_since_last_order"] = (reference - result["last_order_at"].dt.normalize()).dt.days
+    return result.sort_index()
+
+
+def test_runner_prints_what_it_built(built: dict) -> None:
+    output = built["output"]
+    assert "transactions" in output and "customers" in output
+    assert str(built["db"]) in output
+    assert "dbt build failed" not in output
+
+
+def test_warehouse_answers_with_plain_duckdb(built: dict) -> None:
+    con = duckdb.connect(str(built["db"]), read_only=True)
+    (count,) = con.execute("select count(*) from transactions").fetchone()
+    con.close()
+    assert count == len(pd.read_parquet(built["data_dir"] / "order_items.parquet"))
+
+
+def test_transactions_match_raw_files(built: dict) -> None:
+    raw = raw_frames(built["data_dir"])
+    transactions = query(
+        built["db"],
+        "select order_item_id, customer_id, category, status, is_sale, "
+        "cast(sale_price * 100 as bigint) as price_cents, cast(gross_margin * 100 as bigint) as margin_cents "
+        "from transactions order by order_item_id",
+    )
+    items = raw["order_items"].sort_values("id").reset_index(drop=True)
+    assert transactions["order_item_id"].tolist() == items["id"].tolist()
+    assert transactions["customer_id"].tolist() == items["user_id"].tolist()
+    expected_category = items["product_id"].map(raw["products"].set_index("id")["category"])
+    assert transactions["category"].tolist() == expected_category.tolist()
+    assert transactions["is_sale"].tolist() == items["status"].isin(SALE_STATUSES).tolist()
+    assert transactions["price_cents"].tolist() == cents(items["sale_price"]).astype("int64").tolist()
+    expected_margin = cents(items["sale_price"]) - cents(items["product_id"].map(raw["products"].set_index("id")["cost"]))
+    assert transactions["margin_cents"].tolist() == expected_margin.astype("int64").tolist()
+
+
+def test_customers_match_raw_files(built: dict) -> None:
+    expected = expected_customers(raw_frames(built["data_dir"]))
+    actual = query(
+        built["db"],
+        "select customer_id, order_count, item_count, placed_order_count, "
+        "cast(revenue * 100 as bigint) as revenue_cents, cast(gross_margin * 100 as bigint) as margin_cents, "
+        "days_since_last_order, is_buyer from customers order by customer_id",
+    ).set_index("customer_id")
+    assert len(actual) == USERS
+    assert actual.index.tolist() == expected.index.tolist()
+    for column in ("order_count", "item_count", "placed_order_count", "revenue_cents", "margin_cents"):
+        assert actual[column].tolist() == expected[column].astype("int64").tolist(), column
+    assert actual["is_buyer"].tolist() == (expected["order_count"] > 0).tolist()
+    pd.testing.assert_series_equal(
+        actual["days_since_last_order"].astype("Float64"),
+        expected["days_since_last_order"].astype("Float64"),
+        check_names=False,
+    )
+    # A sanity figure on the whole: orders per buyer in a plausible range for the generated shop.
+    buyers = actual[actual["is_buyer"]]
+    assert 1.0 < buyers["order_count"].mean() < 4.0
+
+
+def test_same_inputs_give_the_same_warehouse_whatever_the_thread_count(built: dict, tmp_path: Path) -> None:
+    db = tmp_path / "one_thread.duckdb"
+    load_thelook.load(built["data_dir"], db, log=lambda _: None)
+    assert crm.dbt(["build", "--threads", "1", "--quiet"], db) == 0
+    for mart, key in (("transactions", "order_item_id"), ("customers", "customer_id")):
+        first = query(built["db"], f"select * from {mart} order by {key}")
+        again = query(db, f"select * from {mart} order by {key}")
+        pd.testing.assert_frame_equal(first, again, check_exact=True)
+
+
+def test_dbt_build_fails_on_broken_raw_data(built: dict, tmp_path: Path) -> None:
+    """The data tests can fail: an order line pointing at a missing product stops the build."""
+    db = tmp_path / "broken.duckdb"
+    load_thelook.load(built["data_dir"], db, log=lambda _: None)
+    con = duckdb.connect(str(db))
+    con.execute("update raw.order_items set product_id = -1 where id = (select min(id) from raw.order_items)")
+    con.close()
+    env_before = dict(os.environ)
+    assert crm.dbt(["build", "--quiet"], db) != 0
+    assert dict(os.environ) == env_before
