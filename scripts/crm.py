@@ -23,7 +23,7 @@ from bootstrap_env import ROOT, ensure_venv  # noqa: E402
 
 DEFAULT_DB = ROOT / "warehouse" / "crm_uplift.duckdb"
 DEFAULT_DATA = ROOT / "data" / "thelook"
-MARTS = ("transactions", "customers")
+MARTS = ("transactions", "customers", "rfm_features", "category_ratios", "campaign_targets", "campaign_funnel")
 
 
 def warehouse_path(arg: Path | None) -> Path:
@@ -48,19 +48,31 @@ def generated_data_matches(data_dir: Path, settings: dict) -> bool:
     manifest = data_dir / "_manifest.json"
     if not manifest.exists():
         return False
-    recorded = json.loads(manifest.read_text()).get("parameters", {})
-    return all(recorded.get(key) == value for key, value in settings.items())
+    import generate_thelook
+
+    recorded = json.loads(manifest.read_text())
+    return (
+        recorded.get("generator_version") == generate_thelook.GENERATOR_VERSION
+        and "parquet" in recorded.get("formats", [])
+        and all(recorded.get(key) == value for key, value in settings.items())
+    )
 
 
-def ensure_generated(data_dir: Path, users: int, seed: int, profile: str, end_date: str) -> None:
+def ensure_generated(data_dir: Path, users: int, seed: int, profile: str, end_date: str) -> bool:
+    """Generates the built-in data unless the same settings are already there; False when it cannot."""
     import generate_thelook
 
     settings = {"users": users, "seed": seed, "profile": profile, "end_date": end_date}
     if generated_data_matches(data_dir, settings):
         print(f"built-in data: reusing {data_dir} ({users:,} users, profile {profile}, seed {seed})")
-        return
+        return True
     print(f"built-in data: generating {users:,} users (profile {profile}, seed {seed}) into {data_dir}")
-    generate_thelook.generate(data_dir, users=users, seed=seed, profile=profile, end_date=end_date)
+    try:
+        generate_thelook.generate(data_dir, users=users, seed=seed, profile=profile, end_date=end_date)
+    except (FileExistsError, ValueError) as error:
+        print(f"cannot generate the built-in data: {error}", file=sys.stderr)
+        return False
+    return True
 
 
 def print_summary(db: Path) -> None:
@@ -72,12 +84,42 @@ def print_summary(db: Path) -> None:
         for mart in MARTS:
             (rows,) = con.execute(f"select count(*) from {mart}").fetchone()
             print(f"  {mart:<16} {rows:>12,} rows")
+        print_campaigns(con)
     finally:
         con.close()
     print(f"\nwarehouse: {db}")
     print("query it:")
     print(f"  duckdb -readonly {db} \"select category, sum(sale_price) from transactions where is_sale group by 1\"")
     print(f"  python -c \"import duckdb; print(duckdb.connect('{db}', read_only=True).sql('from customers limit 5'))\"")
+
+
+def print_campaigns(con) -> None:
+    """The target funnel of each campaign and the best cross-sell candidates of its segment."""
+    funnel = con.execute(
+        "select campaign_id, launch_date, segment_scheme, target_segment, target_category, scored_customers, "
+        "segment_customers, already_bought_category, target_customers from campaign_funnel order by campaign_id"
+    ).fetchall()
+    for (campaign_id, launch, scheme, segment, category, scored, members, bought, targets) in funnel:
+        print(f"\ncampaign {campaign_id} (launch {launch}): {segment} customers, category {category or '(any)'}")
+        print(f"  scored customers (a sale before the launch) {scored:>10,}")
+        print(f"  in segment {segment:<30} {members:>10,}")
+        print(f"  already bought the category (excluded)    {bought:>10,}")
+        print(f"  targets                                   {targets:>10,}")
+        candidates = con.execute(
+            "select category, ratio_frequence, ratio_panier, basket_index, gross_margin_rate, "
+            "margin_gap_per_customer from category_ratios "
+            "where campaign_id = ? and segment_scheme = ? and segment = ? and is_candidate "
+            "order by candidate_rank limit 5",
+            [campaign_id, scheme, segment],
+        ).fetchall()
+        if not candidates:
+            print(f"  no cross-sell candidate category for {segment} with the current thresholds")
+            continue
+        print(f"  top cross-sell candidates for {segment}: category, frequency ratio, basket ratio, basket index, "
+              "margin rate, margin gap per customer")
+        for category_name, frequency, basket, index, margin, gap in candidates:
+            basket_text = f"{basket:5.2f}" if basket is not None else "  n/a"
+            print(f"    {category_name:<30} {frequency:5.2f} {basket_text} {index:5.2f} {margin:6.1%} {gap:8.2f}")
 
 
 def command_run(args: argparse.Namespace) -> int:
@@ -87,7 +129,8 @@ def command_run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     if args.source is None:
         source = args.data_dir.resolve()
-        ensure_generated(source, args.users, args.seed, args.profile, args.end_date)
+        if not ensure_generated(source, args.users, args.seed, args.profile, args.end_date):
+            return 1
     else:
         source = args.source.resolve()
     print(f"loading {source} into {db}")

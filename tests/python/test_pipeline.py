@@ -1,66 +1,23 @@
-"""End to end: the runner generates a small shop, loads it and builds the marts with dbt (models and data
+"""End to end: the runner generates the default shop, loads it and builds the marts with dbt (models and data
 tests); the marts are then checked against an independent pandas computation from the raw files."""
 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
-import numpy as np
 import pandas as pd
-import pytest
 
 import crm
 import load_thelook
 
-ROOT = Path(__file__).resolve().parents[2]
-SALE_STATUSES = {"Complete", "Shipped", "Processing"}
-USERS = 3_000
-
-
-@pytest.fixture(scope="session")
-def built(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """Runs the README's main command on a small generated shop, into a temporary warehouse."""
-    work = tmp_path_factory.mktemp("pipeline")
-    data_dir, db = work / "data", work / "warehouse.duckdb"
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "crm.py"), "run", "--users", str(USERS),
-         "--data-dir", str(data_dir), "--db", str(db)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
-    return {"data_dir": data_dir, "db": db, "output": result.stdout}
-
-
-def raw_frames(data_dir: Path) -> dict[str, pd.DataFrame]:
-    return {table: pd.read_parquet(data_dir / f"{table}.parquet") for table in ("users", "orders", "order_items", "products")}
-
-
-def query(db: Path, sql: str) -> pd.DataFrame:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql).df()
-    finally:
-        con.close()
-
-
-def cents(values: pd.Series) -> pd.Series:
-    """Rounds money to whole cents as integers, half away from zero, as the staging models do."""
-    return np.sign(values) * np.floor(np.abs(values) * 100 + 0.5)
+from reference import SALE_STATUSES, cents, order_lines, query, raw_frames
 
 
 def expected_customers(raw: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    items = raw["order_items"].merge(
-        raw["products"][["id", "cost"]].rename(columns={"id": "product_id"}), on="product_id", how="left"
-    ).merge(raw["orders"][["order_id", "created_at"]].rename(columns={"created_at": "ordered_at"}), on="order_id")
-    items["price_cents"] = cents(items["sale_price"])
-    items["margin_cents"] = items["price_cents"] - cents(items["cost"])
-    sales = items[items["status"].isin(SALE_STATUSES)]
+    items = order_lines(raw)
+    sales = items[items["is_sale"]]
     per_customer = sales.groupby("user_id").agg(
         order_count=("order_id", "nunique"),
         item_count=("id", "size"),
@@ -120,7 +77,7 @@ def test_customers_match_raw_files(built: dict) -> None:
         "cast(revenue * 100 as bigint) as revenue_cents, cast(gross_margin * 100 as bigint) as margin_cents, "
         "days_since_last_order, is_buyer from customers order by customer_id",
     ).set_index("customer_id")
-    assert len(actual) == USERS
+    assert len(actual) == len(pd.read_parquet(built["data_dir"] / "users.parquet")) == 100_000
     assert actual.index.tolist() == expected.index.tolist()
     for column in ("order_count", "item_count", "placed_order_count", "revenue_cents", "margin_cents"):
         assert actual[column].tolist() == expected[column].astype("int64").tolist(), column
