@@ -1,7 +1,9 @@
 """crm-uplift's command line: the main job end to end, and the tests.
 
-    python3 scripts/crm.py run      generate the built-in data if absent, load it, dbt build, print a summary
+    python3 scripts/crm.py run      generate the built-in data if absent, load it, dbt build, run the campaigns'
+                                    closed loop, print a summary
     python3 scripts/crm.py test     run the test suite (pytest, which runs dbt builds of its own)
+    python3 scripts/crm.py export-exposure CAMPAIGN_ID OUT.csv    the campaign's contact list for a CRM tool
 
 `run --source DIR` loads your own thelook_ecommerce export instead of the built-in data. The first call
 creates .venv and installs the pinned requirements; later calls reuse it.
@@ -23,7 +25,20 @@ from bootstrap_env import ROOT, ensure_venv  # noqa: E402
 
 DEFAULT_DB = ROOT / "warehouse" / "crm_uplift.duckdb"
 DEFAULT_DATA = ROOT / "data" / "thelook"
-MARTS = ("transactions", "customers", "rfm_features", "category_ratios", "campaign_targets", "campaign_funnel")
+MARTS = (
+    "transactions",
+    "customers",
+    "rfm_features",
+    "category_ratios",
+    "campaign_targets",
+    "campaign_funnel",
+    "campaign_exposure",
+    "campaign_outcomes",
+    "uplift_by_arm",
+    "uplift_by_segment_arm",
+    "campaign_sample_ratio",
+    "campaign_roi_simulation",
+)
 
 
 def warehouse_path(arg: Path | None) -> Path:
@@ -75,7 +90,7 @@ def ensure_generated(data_dir: Path, users: int, seed: int, profile: str, end_da
     return True
 
 
-def print_summary(db: Path) -> None:
+def print_summary(db: Path, truth: dict | None = None) -> None:
     import duckdb
 
     con = duckdb.connect(str(db), read_only=True)
@@ -83,14 +98,76 @@ def print_summary(db: Path) -> None:
         print("\nbuilt:")
         for mart in MARTS:
             (rows,) = con.execute(f"select count(*) from {mart}").fetchone()
-            print(f"  {mart:<16} {rows:>12,} rows")
+            print(f"  {mart:<24} {rows:>12,} rows")
         print_campaigns(con)
+        print_uplift(con, truth)
     finally:
         con.close()
     print(f"\nwarehouse: {db}")
     print("query it:")
     print(f"  duckdb -readonly {db} \"select category, sum(sale_price) from transactions where is_sale group by 1\"")
-    print(f"  python -c \"import duckdb; print(duckdb.connect('{db}', read_only=True).sql('from customers limit 5'))\"")
+    print(f"  python -c \"import duckdb; print(duckdb.connect('{db}', read_only=True).sql('from uplift_by_arm'))\"")
+
+
+def truth_lookup(truth: dict | None) -> dict:
+    """(campaign, segment, arm) -> true conversion uplift, from the simulation's ground truth."""
+    if not truth:
+        return {}
+    found = {(row["campaign_id"], "All", row["arm"]): row["conversion_uplift"] for row in truth.get("overall", [])}
+    for row in truth.get("segments", []):
+        found[(row["campaign_id"], row["lifecycle_segment"], row["arm"])] = row["conversion_uplift"]
+    return found
+
+
+def print_uplift(con, truth: dict | None) -> None:
+    """Conversion uplift per campaign, segment and arm, with intervals, tests, money and a verdict."""
+    rows = con.execute(
+        """
+        select campaign_id, segment, arm, treated_customers, control_customers, treated_conversion_rate,
+            control_conversion_rate, conversion_uplift, conversion_uplift_low, conversion_uplift_high,
+            conversion_p_value, is_significant, incremental_margin, campaign_cost, roi, alpha
+        from (
+            select *, 0 as scheme_order from uplift_by_arm
+            union all
+            select *, 1 as scheme_order from uplift_by_segment_arm where segment_scheme = 'lifecycle'
+        )
+        where treated_customers > 0 and control_customers > 0
+        order by campaign_id, scheme_order, segment, arm
+        """
+    ).fetchall()
+    if not rows:
+        return
+    true_uplift = truth_lookup(truth)
+    srm = dict(con.execute("select distinct campaign_id, p_value from campaign_sample_ratio").fetchall())
+    current = None
+    for (campaign_id, segment, arm, n_t, n_c, rate_t, rate_c, uplift, low, high, p_value, significant,
+         margin, cost, roi, alpha) in rows:
+        if campaign_id != current:
+            current = campaign_id
+            ratio = srm.get(campaign_id)
+            ratio_text = "" if ratio is None else (
+                f"; arm sizes match the plan (SRM p = {ratio:.3f})" if ratio >= 0.001
+                else f"; SAMPLE RATIO MISMATCH (p = {ratio:.2g}): do not trust these figures"
+            )
+            print(f"\nuplift of {campaign_id} against its control group{ratio_text}")
+            header = (f"  {'segment':<9} {'arm':<9} {'treated':>8} {'control':>8} {'conv. t':>8} {'conv. c':>8} "
+                      f"{'uplift':>8} {'95 % interval':>17} {'p-value':>8} {'incr. margin':>13} {'ROI':>7}")
+            if true_uplift:
+                header += f" {'truth':>8}"
+            print(header + "  verdict")
+        p_text = "n/a" if p_value is None else ("<0.001" if p_value < 0.001 else f"{p_value:.3f}")
+        interval = "n/a" if low is None else f"[{low * 100:+.1f}, {high * 100:+.1f}]"
+        uplift_text = "n/a" if uplift is None else f"{uplift * 100:+.1f}pp"
+        margin_text = "n/a" if margin is None else f"{margin:,.0f}"
+        roi_text = "n/a" if roi is None else f"{roi:.2f}"
+        line = (f"  {segment:<9} {arm:<9} {n_t:>8,} {n_c:>8,} {rate_t:>8.1%} {rate_c:>8.1%} {uplift_text:>8} "
+                f"{interval:>17} {p_text:>8} {margin_text:>13} {roi_text:>7}")
+        if true_uplift:
+            known = true_uplift.get((campaign_id, segment, arm))
+            line += f" {'' if known is None else f'{known * 100:+.1f}pp':>8}"
+        verdict = (f"significant at {alpha:.0%}" if significant
+                   else "not distinguishable from zero" if p_value is not None else "no test (no variation)")
+        print(f"{line}  {verdict}")
 
 
 def print_campaigns(con) -> None:
@@ -122,17 +199,9 @@ def print_campaigns(con) -> None:
             print(f"    {category_name:<30} {frequency:5.2f} {basket_text} {index:5.2f} {margin:6.1%} {gap:8.2f}")
 
 
-def command_run(args: argparse.Namespace) -> int:
+def load_and_build(source: Path, db: Path) -> int:
     import load_thelook
 
-    db = warehouse_path(args.db)
-    started = time.perf_counter()
-    if args.source is None:
-        source = args.data_dir.resolve()
-        if not ensure_generated(source, args.users, args.seed, args.profile, args.end_date):
-            return 1
-    else:
-        source = args.source.resolve()
     print(f"loading {source} into {db}")
     try:
         load_thelook.load(source, db)
@@ -143,9 +212,75 @@ def command_run(args: argparse.Namespace) -> int:
     code = dbt(["build"], db)
     if code != 0:
         print("dbt build failed: see the messages above", file=sys.stderr)
+    return code
+
+
+def command_run(args: argparse.Namespace) -> int:
+    import simulate_campaigns
+
+    db = warehouse_path(args.db)
+    started = time.perf_counter()
+    built_in = args.source is None
+    if built_in:
+        source = args.data_dir.resolve()
+        if not ensure_generated(source, args.users, args.seed, args.profile, args.end_date):
+            return 1
+        # The closed loop starts from the shop as generated: last run's campaign window goes first.
+        simulate_campaigns.remove_simulated(source)
+    else:
+        source = args.source.resolve()
+    code = load_and_build(source, db)
+    if code != 0:
         return code
-    print_summary(db)
+    truth = None
+    if built_in and not args.no_simulation:
+        print("\nclosed loop: the campaigns are sent; simulating their measurement window ...")
+        try:
+            truth = simulate_campaigns.simulate(db, source, seed=args.seed, aa=args.aa)
+        except (simulate_campaigns.SimulationError, ValueError) as error:
+            print(f"simulation failed: {error}", file=sys.stderr)
+            return 1
+        code = load_and_build(source, db)
+        if code != 0:
+            return code
+    print_summary(db, truth)
     print(f"\ndone in {time.perf_counter() - started:.0f} s")
+    return 0
+
+
+def command_export_exposure(args: argparse.Namespace) -> int:
+    """Writes a campaign's exposure list as CSV, one row per target with the arm and channel to send on."""
+    import duckdb
+
+    db = warehouse_path(args.db)
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        (found,) = con.execute(
+            "select count(*) from campaign_exposure where campaign_id = ?", [args.campaign_id]
+        ).fetchone()
+        if found == 0:
+            known = [row[0] for row in con.execute("select campaign_id from campaigns order by 1").fetchall()]
+            print(f"no exposure for campaign {args.campaign_id!r} (campaigns: {', '.join(known)})", file=sys.stderr)
+            return 1
+        where = "and exposure.is_treated" if args.treated_only else ""
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        con.execute(
+            f"""
+            copy (
+                select exposure.campaign_id, exposure.customer_id, customers.email, customers.first_name,
+                    customers.last_name, exposure.arm, exposure.channel, exposure.launch_date,
+                    exposure.assignment_value
+                from campaign_exposure as exposure
+                inner join customers on exposure.customer_id = customers.customer_id
+                where exposure.campaign_id = $campaign {where}
+                order by exposure.customer_id
+            ) to '{str(args.out).replace("'", "''")}' (header, delimiter ',')
+            """,
+            {"campaign": args.campaign_id},
+        )
+    finally:
+        con.close()
+    print(f"wrote {found if not args.treated_only else 'the treated part of'} {args.campaign_id} exposure to {args.out}")
     return 0
 
 
@@ -169,7 +304,16 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, default=42, help="built-in data: random seed (default 42)")
     run.add_argument("--profile", choices=("shop", "thelook"), default="shop", help="built-in data: profile")
     run.add_argument("--end-date", default="2026-06-06", help="built-in data: last day of the history")
+    run.add_argument("--no-simulation", action="store_true", help="built-in data: stop before the campaigns' closed loop")
+    run.add_argument("--aa", action="store_true", help="built-in data: simulate the window with no campaign effect (A/A)")
     run.set_defaults(handler=command_run)
+
+    export = commands.add_parser("export-exposure", help="write a campaign's exposure list as CSV for a CRM tool")
+    export.add_argument("campaign_id")
+    export.add_argument("out", type=Path)
+    export.add_argument("--db", type=Path)
+    export.add_argument("--treated-only", action="store_true", help="only the customers to contact (no control)")
+    export.set_defaults(handler=command_export_exposure)
 
     build = commands.add_parser("build", help="dbt build on the current warehouse (extra arguments go to dbt)")
     build.add_argument("--db", type=Path)

@@ -12,8 +12,12 @@ SALE_STATUSES = {"Complete", "Shipped", "Processing"}
 
 
 def raw_frames(data_dir: Path) -> dict[str, pd.DataFrame]:
+    """The raw tables as the loader sees them: `<table>.parquet` and its `<table>-*.parquet` shards."""
     return {
-        table: pd.read_parquet(data_dir / f"{table}.parquet")
+        table: pd.concat(
+            [pd.read_parquet(path) for path in [data_dir / f"{table}.parquet", *sorted(data_dir.glob(f"{table}-*.parquet"))]],
+            ignore_index=True,
+        )
         for table in ("users", "orders", "order_items", "products")
     }
 
