@@ -35,8 +35,14 @@
 {%- endmacro %}
 
 {% macro default__normal_quantile(p) -%}
-    {%- set x0 = crm_uplift.acklam_quantile(p) -%}
-    {#- Halley step: e = Phi(x0) - p, u = e * sqrt(2 pi) * exp(x0^2 / 2), x = x0 - u / (1 + x0 u / 2) -#}
+    {{ crm_uplift.halley_refined_quantile(crm_uplift.acklam_quantile(p), p) }}
+{%- endmacro %}
+
+{#-
+    One Halley step on a first quantile estimate x0 of p: e = Phi(x0) - p, u = e sqrt(2 pi) exp(x0^2 / 2),
+    x = x0 - u / (1 + x0 u / 2). Pass column names where possible: the expressions are repeated.
+-#}
+{% macro halley_refined_quantile(x0, p) -%}
     ({{ x0 }} - (({{ normal_cdf(x0) }} - ({{ p }})) * 2.5066282746310002 * exp({{ x0 }} * {{ x0 }} / 2))
         / (1 + {{ x0 }} * (({{ normal_cdf(x0) }} - ({{ p }})) * 2.5066282746310002 * exp({{ x0 }} * {{ x0 }} / 2)) / 2))
 {%- endmacro %}

@@ -67,8 +67,9 @@
 {#-
     The columns comparing two proportions, treated x_t / n_t against control x_c / n_c, named `<prefix>_...`:
     both rates with Wilson intervals, the absolute uplift with its Wald (unpooled) interval, the pooled
-    two-proportion z statistic and its two-sided p-value, and the relative lift. `z` is the normal
-    quantile of the interval's confidence level.
+    two-proportion z statistic and the relative lift. `z` is the normal quantile of the interval's
+    confidence level. The two-sided p-value is `two_sided_p_value('<prefix>_z_statistic')` in a later CTE,
+    so that the long CDF expression is written over a column, not over the whole statistic.
 -#}
 {% macro two_proportion_columns(prefix, x_t, n_t, x_c, n_c, z) -%}
     cast({{ x_t }} as double) / nullif({{ n_t }}, 0) as treated_{{ prefix }}_rate,
@@ -94,27 +95,41 @@
         / nullif(sqrt({{ pooled }} * (1 - {{ pooled }}) * (1.0 / nullif({{ n_t }}, 0) + 1.0 / nullif({{ n_c }}, 0))), 0)
     {%- endset %}
     {{ z_statistic }} as {{ prefix }}_z_statistic,
-    2 * (1 - {{ normal_cdf('abs(' ~ z_statistic ~ ')') }}) as {{ prefix }}_p_value,
     (cast({{ x_t }} as double) / nullif({{ n_t }}, 0)) / nullif(cast({{ x_c }} as double) / nullif({{ n_c }}, 0), 0) - 1
         as {{ prefix }}_relative_lift
 {%- endmacro %}
 
+{#- Two-sided p-value of a standard normal statistic (a column name). -#}
+{% macro two_sided_p_value(z_column) -%}
+    2 * (1 - {{ normal_cdf('abs(' ~ z_column ~ ')') }})
+{%- endmacro %}
+
 {#-
-    The columns comparing the means of an amount per customer, named `<prefix>_...`: both means, their
-    difference with a Welch interval (Welch-Satterthwaite degrees of freedom, Student quantile). Inputs are
-    counts, sums and sums of squares; `z` is the normal quantile of the interval's confidence level.
+    The columns comparing the means of an amount per customer, in two steps so that each long expression
+    is written over columns: `welch_moments` gives both means, the squared standard error and the
+    Welch-Satterthwaite degrees of freedom from counts, sums and sums of squares; `welch_interval` (in a
+    later CTE) the difference with its Welch interval at normal quantile `z` (Student quantile from it).
 -#}
-{% macro welch_columns(prefix, sum_t, square_sum_t, n_t, sum_c, square_sum_c, n_c, z) -%}
-    {%- set mean_t = '(cast(' ~ sum_t ~ ' as double) / nullif(' ~ n_t ~ ', 0))' -%}
-    {%- set mean_c = '(cast(' ~ sum_c ~ ' as double) / nullif(' ~ n_c ~ ', 0))' -%}
+{% macro welch_moments(prefix, sum_t, square_sum_t, n_t, sum_c, square_sum_c, n_c) -%}
     {%- set var_t = '((cast(' ~ square_sum_t ~ ' as double) - cast(' ~ sum_t ~ ' as double) * cast(' ~ sum_t ~ ' as double) / nullif(' ~ n_t ~ ', 0)) / nullif(' ~ n_t ~ ' - 1, 0))' -%}
     {%- set var_c = '((cast(' ~ square_sum_c ~ ' as double) - cast(' ~ sum_c ~ ' as double) * cast(' ~ sum_c ~ ' as double) / nullif(' ~ n_c ~ ', 0)) / nullif(' ~ n_c ~ ' - 1, 0))' -%}
-    {%- set se_squared = '(' ~ var_t ~ ' / ' ~ n_t ~ ' + ' ~ var_c ~ ' / ' ~ n_c ~ ')' -%}
-    {%- set df = '(' ~ se_squared ~ ' * ' ~ se_squared ~ ' / nullif(power(' ~ var_t ~ ' / ' ~ n_t ~ ', 2) / nullif(' ~ n_t ~ ' - 1, 0) + power(' ~ var_c ~ ' / ' ~ n_c ~ ', 2) / nullif(' ~ n_c ~ ' - 1, 0), 0))' -%}
-    {{ mean_t }} as treated_{{ prefix }}_per_customer,
-    {{ mean_c }} as control_{{ prefix }}_per_customer,
-    {{ mean_t }} - {{ mean_c }} as {{ prefix }}_per_customer_diff,
-    {{ mean_t }} - {{ mean_c }} - {{ t_quantile_from_z(z, df) }} * sqrt({{ se_squared }}) as {{ prefix }}_per_customer_diff_low,
-    {{ mean_t }} - {{ mean_c }} + {{ t_quantile_from_z(z, df) }} * sqrt({{ se_squared }}) as {{ prefix }}_per_customer_diff_high,
-    {{ df }} as {{ prefix }}_welch_df
+    cast({{ sum_t }} as double) / nullif({{ n_t }}, 0) as treated_{{ prefix }}_per_customer,
+    cast({{ sum_c }} as double) / nullif({{ n_c }}, 0) as control_{{ prefix }}_per_customer,
+    {{ var_t }} / nullif({{ n_t }}, 0) as {{ prefix }}_treated_variance_of_mean,
+    {{ var_c }} / nullif({{ n_c }}, 0) as {{ prefix }}_control_variance_of_mean
+{%- endmacro %}
+
+{% macro welch_interval(prefix, n_t, n_c, z) -%}
+    {%- set se_squared = '(' ~ prefix ~ '_treated_variance_of_mean + ' ~ prefix ~ '_control_variance_of_mean)' -%}
+    {%- set df = '(' ~ se_squared ~ ' * ' ~ se_squared ~ ' / nullif(power(' ~ prefix ~ '_treated_variance_of_mean, 2) / nullif(' ~ n_t ~ ' - 1, 0) + power(' ~ prefix ~ '_control_variance_of_mean, 2) / nullif(' ~ n_c ~ ' - 1, 0), 0))' -%}
+    treated_{{ prefix }}_per_customer - control_{{ prefix }}_per_customer as {{ prefix }}_per_customer_diff,
+    {{ df }} as {{ prefix }}_welch_df,
+    sqrt({{ se_squared }}) as {{ prefix }}_standard_error
+{%- endmacro %}
+
+{% macro welch_bounds(prefix, z) -%}
+    {{ prefix }}_per_customer_diff - {{ t_quantile_from_z(z, prefix ~ '_welch_df') }} * {{ prefix }}_standard_error
+        as {{ prefix }}_per_customer_diff_low,
+    {{ prefix }}_per_customer_diff + {{ t_quantile_from_z(z, prefix ~ '_welch_df') }} * {{ prefix }}_standard_error
+        as {{ prefix }}_per_customer_diff_high
 {%- endmacro %}

@@ -3,10 +3,13 @@
     python3 scripts/crm.py run      generate the built-in data if absent, load it, dbt build, run the campaigns'
                                     closed loop, print a summary
     python3 scripts/crm.py test     run the test suite (pytest, which runs dbt builds of its own)
+    python3 scripts/crm.py build [-- DBT ARGS]    dbt build on a private copy of the warehouse, then publish
     python3 scripts/crm.py export-exposure CAMPAIGN_ID OUT.csv    the campaign's contact list for a CRM tool
 
-`run --source DIR` loads your own thelook_ecommerce export instead of the built-in data. The first call
-creates .venv and installs the pinned requirements; later calls reuse it.
+`run --source DIR` loads your own thelook_ecommerce export instead of the built-in data. Builds write a
+private file and publish it over the warehouse by an atomic rename only when they pass, so readers never see
+a half-built warehouse. The first call creates .venv and installs the pinned requirements; later calls
+reuse it.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -25,6 +29,7 @@ from bootstrap_env import ROOT, ensure_venv  # noqa: E402
 
 DEFAULT_DB = ROOT / "warehouse" / "crm_uplift.duckdb"
 DEFAULT_DATA = ROOT / "data" / "thelook"
+DEFAULT_REPORT = ROOT / "reports" / "campaign_report.html"
 MARTS = (
     "transactions",
     "customers",
@@ -47,14 +52,9 @@ def warehouse_path(arg: Path | None) -> Path:
     return Path(os.environ.get("CRM_UPLIFT_DB", DEFAULT_DB)).resolve()
 
 
-def dbt(args: list[str], db: Path, extra_env: dict[str, str] | None = None) -> int:
+def dbt(args: list[str], db: Path) -> int:
     """Runs the dbt CLI of this environment on the project, against the warehouse file `db`."""
-    env = {
-        **os.environ,
-        "CRM_UPLIFT_DB": str(db),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        **(extra_env or {}),
-    }
+    env = {**os.environ, "CRM_UPLIFT_DB": str(db), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     command = [str(Path(sys.executable).parent / "dbt"), *args, "--project-dir", str(ROOT), "--profiles-dir", str(ROOT)]
     return subprocess.run(command, cwd=ROOT, env=env).returncode
 
@@ -199,6 +199,39 @@ def print_campaigns(con) -> None:
             print(f"    {category_name:<30} {frequency:5.2f} {basket_text} {index:5.2f} {margin:6.1%} {gap:8.2f}")
 
 
+def build_path(published: Path) -> Path:
+    """The private file a build writes; readers only ever see the published file."""
+    return published.parent / ".build" / published.name
+
+
+def start_build(published: Path, from_published: bool) -> Path:
+    building = build_path(published)
+    building.parent.mkdir(parents=True, exist_ok=True)
+    for leftover in (building, building.with_name(building.name + ".wal")):
+        leftover.unlink(missing_ok=True)
+    if from_published and published.exists():
+        shutil.copyfile(published, building)
+    return building
+
+
+def publish(building: Path, published: Path) -> None:
+    """Replaces the published warehouse by the finished build in one atomic rename.
+
+    A reader that holds the old file open keeps reading it (the rename swaps directory entries, not the
+    file under the reader); the next connection sees the new one.
+    """
+    import duckdb
+
+    # Fold any write-ahead log into the file: a .wal must never travel separately from its database.
+    con = duckdb.connect(str(building))
+    con.execute("checkpoint")
+    con.close()
+    stale_log = published.with_name(published.name + ".wal")
+    stale_log.unlink(missing_ok=True)
+    published.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(building, published)
+
+
 def load_and_build(source: Path, db: Path) -> int:
     import load_thelook
 
@@ -218,7 +251,7 @@ def load_and_build(source: Path, db: Path) -> int:
 def command_run(args: argparse.Namespace) -> int:
     import simulate_campaigns
 
-    db = warehouse_path(args.db)
+    published = warehouse_path(args.db)
     started = time.perf_counter()
     built_in = args.source is None
     if built_in:
@@ -229,8 +262,10 @@ def command_run(args: argparse.Namespace) -> int:
         simulate_campaigns.remove_simulated(source)
     else:
         source = args.source.resolve()
+    db = start_build(published, from_published=False)
     code = load_and_build(source, db)
     if code != 0:
+        print(f"nothing published: {published} is unchanged", file=sys.stderr)
         return code
     truth = None
     if built_in and not args.no_simulation:
@@ -238,12 +273,23 @@ def command_run(args: argparse.Namespace) -> int:
         try:
             truth = simulate_campaigns.simulate(db, source, seed=args.seed, aa=args.aa)
         except (simulate_campaigns.SimulationError, ValueError) as error:
-            print(f"simulation failed: {error}", file=sys.stderr)
+            print(f"simulation failed: {error}; nothing published: {published} is unchanged", file=sys.stderr)
             return 1
         code = load_and_build(source, db)
         if code != 0:
+            print(f"nothing published: {published} is unchanged", file=sys.stderr)
             return code
-    print_summary(db, truth)
+    publish(db, published)
+    print_summary(published, truth)
+    import build_report
+
+    truth_file = source / "_campaign_truth.json" if truth else None
+    try:
+        report = build_report.build_report(published, args.report.resolve(), truth_file)
+    except build_report.ReportError as error:
+        print(f"report failed: {error}", file=sys.stderr)
+        return 1
+    print(f"\nreport: {report} (open it in a browser; it needs no network)")
     print(f"\ndone in {time.perf_counter() - started:.0f} s")
     return 0
 
@@ -285,7 +331,20 @@ def command_export_exposure(args: argparse.Namespace) -> int:
 
 
 def command_build(args: argparse.Namespace) -> int:
-    return dbt(["build", *args.dbt_args], warehouse_path(args.db))
+    """dbt build on a private copy of the published warehouse, published when the build and its tests pass."""
+    published = warehouse_path(args.db)
+    if not published.exists():
+        print(f"no warehouse at {published}: run `python3 scripts/crm.py run` first", file=sys.stderr)
+        return 1
+    building = start_build(published, from_published=True)
+    dbt_args = args.dbt_args[1:] if args.dbt_args[:1] == ["--"] else args.dbt_args
+    code = dbt(["build", *dbt_args], building)
+    if code != 0:
+        print(f"dbt build failed; nothing published: {published} is unchanged", file=sys.stderr)
+        return code
+    publish(building, published)
+    print(f"published {published}")
+    return 0
 
 
 def command_test(args: argparse.Namespace) -> int:
@@ -304,6 +363,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, default=42, help="built-in data: random seed (default 42)")
     run.add_argument("--profile", choices=("shop", "thelook"), default="shop", help="built-in data: profile")
     run.add_argument("--end-date", default="2026-06-06", help="built-in data: last day of the history")
+    run.add_argument("--report", type=Path, default=DEFAULT_REPORT, help="where to write the HTML report")
     run.add_argument("--no-simulation", action="store_true", help="built-in data: stop before the campaigns' closed loop")
     run.add_argument("--aa", action="store_true", help="built-in data: simulate the window with no campaign effect (A/A)")
     run.set_defaults(handler=command_run)

@@ -14,10 +14,17 @@ campaigns as (
     from {{ ref('campaigns') }}
 ),
 
+first_quantiles as (
+    select
+        {{ acklam_quantile(1 - alpha / 2) }} as z_interval_estimate,
+        {{ acklam_quantile(power) }} as z_power_estimate
+),
+
 quantiles as (
     select
-        {{ normal_quantile(1 - alpha / 2) }} as z_interval,
-        {{ normal_quantile(power) }} as z_power
+        {{ halley_refined_quantile('z_interval_estimate', 1 - alpha / 2) }} as z_interval,
+        {{ halley_refined_quantile('z_power_estimate', power) }} as z_power
+    from first_quantiles
 ),
 
 treated as (
@@ -77,7 +84,7 @@ statistics as (
         control_conversions,
         {{ two_proportion_columns('conversion', 'treated_conversions', 'treated_customers',
                                   'control_conversions', 'control_customers', 'z_interval') }},
-        {{ alpha }} as alpha,
+        cast({{ alpha }} as double) as alpha,
         -- The smallest absolute uplift these sample sizes detect with the chosen power at level alpha.
         (z_interval + z_power) * sqrt(
             (cast(control_conversions as double) / nullif(control_customers, 0))
@@ -88,10 +95,11 @@ statistics as (
         control_category_conversions,
         {{ two_proportion_columns('category_conversion', 'treated_category_conversions', 'treated_customers',
                                   'control_category_conversions', 'control_customers', 'z_interval') }},
-        {{ welch_columns('revenue', 'treated_revenue_sum', 'treated_revenue_square_sum', 'treated_customers',
-                         'control_revenue_sum', 'control_revenue_square_sum', 'control_customers', 'z_interval') }},
-        {{ welch_columns('margin', 'treated_margin_sum', 'treated_margin_square_sum', 'treated_customers',
-                         'control_margin_sum', 'control_margin_square_sum', 'control_customers', 'z_interval') }},
+        {{ welch_moments('revenue', 'treated_revenue_sum', 'treated_revenue_square_sum', 'treated_customers',
+                         'control_revenue_sum', 'control_revenue_square_sum', 'control_customers') }},
+        {{ welch_moments('margin', 'treated_margin_sum', 'treated_margin_square_sum', 'treated_customers',
+                         'control_margin_sum', 'control_margin_square_sum', 'control_customers') }},
+        z_interval,
         treated_customers as contacts,
         cast(treated_customers * contact_cost as decimal(18, 2)) as contact_cost,
         redemptions,
@@ -99,20 +107,95 @@ statistics as (
     from paired
 ),
 
-incremental as (
+tested as (
     select
         statistics.*,
+        {{ two_sided_p_value('conversion_z_statistic') }} as conversion_p_value,
+        {{ two_sided_p_value('category_conversion_z_statistic') }} as category_conversion_p_value,
+        {{ welch_interval('revenue', 'treated_customers', 'control_customers', 'z_interval') }},
+        {{ welch_interval('margin', 'treated_customers', 'control_customers', 'z_interval') }}
+    from statistics
+),
+
+intervals as (
+    select
+        tested.*,
+        {{ welch_bounds('revenue', 'z_interval') }},
+        {{ welch_bounds('margin', 'z_interval') }}
+    from tested
+),
+
+incremental as (
+    select
+        intervals.*,
         conversion_p_value < alpha as is_significant,
         conversion_uplift * treated_customers as incremental_conversions,
         revenue_per_customer_diff * treated_customers as incremental_revenue,
         margin_per_customer_diff * treated_customers as incremental_margin,
-        contact_cost + offer_cost as campaign_cost
-    from statistics
+        cast(contact_cost + offer_cost as decimal(18, 2)) as campaign_cost
+    from intervals
 ),
 
 final as (
     select
-        incremental.*,
+        campaign_id,
+        segment_scheme,
+        segment,
+        arm,
+        channel,
+        treated_customers,
+        control_customers,
+        treated_conversions,
+        control_conversions,
+        treated_conversion_rate,
+        treated_conversion_rate_low,
+        treated_conversion_rate_high,
+        control_conversion_rate,
+        control_conversion_rate_low,
+        control_conversion_rate_high,
+        conversion_uplift,
+        conversion_uplift_low,
+        conversion_uplift_high,
+        conversion_z_statistic,
+        conversion_p_value,
+        conversion_relative_lift,
+        alpha,
+        minimum_detectable_uplift,
+        treated_category_conversions,
+        control_category_conversions,
+        treated_category_conversion_rate,
+        treated_category_conversion_rate_low,
+        treated_category_conversion_rate_high,
+        control_category_conversion_rate,
+        control_category_conversion_rate_low,
+        control_category_conversion_rate_high,
+        category_conversion_uplift,
+        category_conversion_uplift_low,
+        category_conversion_uplift_high,
+        category_conversion_z_statistic,
+        category_conversion_p_value,
+        category_conversion_relative_lift,
+        treated_revenue_per_customer,
+        control_revenue_per_customer,
+        revenue_per_customer_diff,
+        revenue_per_customer_diff_low,
+        revenue_per_customer_diff_high,
+        revenue_welch_df,
+        treated_margin_per_customer,
+        control_margin_per_customer,
+        margin_per_customer_diff,
+        margin_per_customer_diff_low,
+        margin_per_customer_diff_high,
+        margin_welch_df,
+        contacts,
+        contact_cost,
+        redemptions,
+        offer_cost,
+        is_significant,
+        incremental_conversions,
+        incremental_revenue,
+        incremental_margin,
+        campaign_cost,
         incremental_margin - campaign_cost as net_incremental_margin,
         (incremental_margin - campaign_cost) / nullif(campaign_cost, 0) as roi
     from incremental

@@ -19,7 +19,7 @@ per_arm as (
         arms.arm,
         arms.share as planned_share,
         coalesce(observed.customers, 0) as customers,
-        sum(coalesce(observed.customers, 0)) over (partition by arms.campaign_id) as campaign_customers
+        cast(sum(coalesce(observed.customers, 0)) over (partition by arms.campaign_id) as bigint) as campaign_customers
     from arms
     left join observed
         on arms.campaign_id = observed.campaign_id
@@ -29,7 +29,7 @@ per_arm as (
 per_campaign as (
     select
         campaign_id,
-        max(campaign_customers) as exposed_customers,
+        cast(max(campaign_customers) as bigint) as exposed_customers,
         count(*) - 1 as degrees_of_freedom,
         sum(
             (customers - campaign_customers * planned_share) * (customers - campaign_customers * planned_share)

@@ -49,7 +49,7 @@ order_lines_joined as (
         products.distribution_center_id,
         order_items.sale_price,
         products.cost,
-        order_items.sale_price - products.cost as gross_margin
+        cast(order_items.sale_price - products.cost as decimal(18, 2)) as gross_margin
     from order_items
     left join orders
         on order_items.order_id = orders.order_id

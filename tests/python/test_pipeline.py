@@ -113,3 +113,15 @@ def test_dbt_build_fails_on_broken_raw_data(built: dict, tmp_path: Path) -> None
     env_before = dict(os.environ)
     assert crm.dbt(["build", "--quiet"], db) != 0
     assert dict(os.environ) == env_before
+
+
+def test_warehouse_opens_read_only_through_sqlalchemy(built: dict) -> None:
+    """The README's SQLAlchemy snippet (duckdb_engine, as Superset and notebooks use it)."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(f"duckdb:///{built['db']}", connect_args={"read_only": True})
+    with engine.connect() as con:
+        assert con.execute(sa.text("select count(*) from customers")).scalar() == 100_000
+        uplift = con.execute(sa.text("select count(*) from uplift_by_arm where conversion_p_value is not null")).scalar()
+    engine.dispose()
+    assert uplift == 4

@@ -1,0 +1,969 @@
+"""The campaign report: one static, self-contained HTML file built from the warehouse's marts.
+
+    python scripts/build_report.py --db warehouse/crm_uplift.duckdb --out reports/campaign_report.html \
+        [--truth data/thelook/_campaign_truth.json]
+
+    from build_report import build_report
+    build_report(db_path, out_path, truth_path=None)    # -> the written Path
+
+Sections: 1 segment sizes and RFM profile, 2 category opportunities of each campaign's target segment,
+3 funnel, 4 conversion by arm, 5 uplift by segment and arm (forest plot, with the simulation's true effect
+when a truth file is given), 6 incremental margin, cost and ROI, 7 sample-ratio check, 8 a verdict in plain
+words for every uplift row.
+
+The warehouse is opened read-only and only the marts (and the campaigns seed) are queried; the figures are
+what the marts say, shaped for the charts. The page needs no network: plotly.js is inlined once. The same
+warehouse (and truth file) always gives the same bytes: no generation time, fixed chart ids, ordered
+queries. The file is written under a temporary name and renamed, so a reader never sees half a report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import math
+import os
+import re
+import sys
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import plotly.graph_objects as go
+import plotly.io as pio
+from plotly.offline import get_plotlyjs
+from plotly.subplots import make_subplots
+
+FONT = '-apple-system, BlinkMacSystemFont, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif'
+ARM_COLOURS = {"control": "#7b8794", "email": "#2563eb", "sms": "#d97706"}
+EXTRA_COLOURS = ["#059669", "#7c3aed", "#db2777", "#0891b2", "#65a30d"]
+SEGMENT_COLOURS = {
+    "Gold": "#c99a06", "Silver": "#8d99a6", "Bronze": "#a0522d",
+    "VIP": "#7c3aed", "Regular": "#0e7490", "At-risk": "#dc2626",
+}
+SEGMENT_ORDER = {name: i for i, name in enumerate(["All", "Gold", "Silver", "Bronze", "VIP", "Regular", "At-risk"])}
+SCHEME_TITLES = {"overall": "all targets", "lifecycle": "lifecycle segments", "rfm_tier": "RFM tiers"}
+SCHEME_ORDER = {"overall": 0, "lifecycle": 1, "rfm_tier": 2}
+GREY = "#9aa5b1"
+CONFIG = {"displaylogo": False, "responsive": True, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
+# A small explicit template: plotly's default one adds ~10 kB of JSON to every figure.
+TEMPLATE = go.layout.Template(
+    layout=dict(
+        font=dict(family=FONT, size=13, color="#1f2933"),
+        paper_bgcolor="white",
+        plot_bgcolor="white",
+        hoverlabel=dict(align="left", font=dict(family=FONT)),
+        xaxis=dict(gridcolor="#e4e7eb", linecolor="#cbd2d9", zerolinecolor="#cbd2d9", automargin=True),
+        yaxis=dict(gridcolor="#e4e7eb", linecolor="#cbd2d9", zerolinecolor="#cbd2d9", automargin=True),
+        legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0),
+        margin=dict(l=60, r=30, t=50, b=50),
+    )
+)
+
+
+class ReportError(Exception):
+    """The warehouse cannot be reported on (missing file or marts)."""
+
+
+# --------------------------------------------------------------------------------------------- reading
+
+
+def _native(value):
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def _rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict]:
+    cursor = con.execute(sql)
+    names = [column[0] for column in cursor.description]
+    return [{name: _native(value) for name, value in zip(names, row)} for row in cursor.fetchall()]
+
+
+def read_marts(db_path: Path) -> dict:
+    """Everything the report shows, as lists of dicts with plain Python values, in a fixed order."""
+    con = duckdb.connect(str(db_path), read_only=True)
+    try:
+        data = {
+            "campaigns": _rows(con, """
+                select c.campaign_id, c.campaign_name, c.launch_date, c.window_days, c.segment_scheme,
+                    c.target_segment, c.target_category, c.offer_amount, c.offer_min_basket,
+                    f.scored_customers, f.segment_customers, f.already_bought_category, f.target_customers
+                from campaigns as c
+                left join campaign_funnel as f on f.campaign_id = c.campaign_id
+                order by c.launch_date, c.campaign_id
+            """),
+            "data_through": con.execute("select max(order_date) from transactions").fetchone()[0],
+            "outcomes": _rows(con, """
+                select campaign_id, count(*) as exposed, count(*) filter (where is_converted) as conversions,
+                    min(launch_date) as window_start, max(window_end_date) as window_end
+                from campaign_outcomes group by campaign_id order by campaign_id
+            """),
+            # Campaigns launched the same day share their RFM features: profile each launch date once.
+            "segments": _rows(con, """
+                with profiled as (
+                    select launch_date, min(campaign_id) as campaign_id from rfm_features group by launch_date
+                )
+                select launch_date, scheme, segment, customers, mean_recency_days, mean_frequency, mean_monetary
+                from (
+                    select r.launch_date, 'rfm_tier' as scheme, r.rfm_segment as segment, count(*) as customers,
+                        round(avg(r.recency_days), 1) as mean_recency_days,
+                        round(avg(r.frequency), 2) as mean_frequency,
+                        round(avg(r.monetary), 2) as mean_monetary
+                    from rfm_features as r inner join profiled using (launch_date, campaign_id)
+                    group by all
+                    union all
+                    select r.launch_date, 'lifecycle', r.lifecycle_segment, count(*),
+                        round(avg(r.recency_days), 1), round(avg(r.frequency), 2), round(avg(r.monetary), 2)
+                    from rfm_features as r inner join profiled using (launch_date, campaign_id)
+                    group by all
+                )
+                order by launch_date, scheme, segment
+            """),
+            "categories": _rows(con, """
+                select r.campaign_id, r.segment, r.category, r.segment_customers, r.ratio_panier,
+                    r.ratio_frequence, r.gross_margin_rate, r.basket_index, r.segment_penetration,
+                    r.all_penetration, r.margin_gap_per_customer, r.is_candidate, r.candidate_rank
+                from category_ratios as r
+                inner join campaigns as c
+                    on r.campaign_id = c.campaign_id and r.segment_scheme = c.segment_scheme
+                    and r.segment = c.target_segment
+                order by r.campaign_id, r.category
+            """),
+            "arms": _rows(con, """
+                select campaign_id, arm, planned_share, customers, observed_share, expected_customers,
+                    exposed_customers, chi_square, degrees_of_freedom, p_value, is_sample_ratio_mismatch
+                from campaign_sample_ratio order by campaign_id, arm <> 'control', arm
+            """),
+            "uplift": _rows(con, """
+                select * from (
+                    select * from uplift_by_arm
+                    union all by name
+                    select * from uplift_by_segment_arm
+                )
+                order by campaign_id, segment_scheme, segment, arm
+            """),
+            "planning": _rows(con, """
+                select campaign_id, exposed_customers, assumed_conversion_rate, expected_conversions,
+                    expected_net_margin, expected_roi
+                from campaign_roi_simulation order by campaign_id
+            """),
+        }
+    except duckdb.CatalogException as error:
+        raise ReportError(f"{db_path} lacks a mart the report needs (was dbt build run?): {error}") from error
+    finally:
+        con.close()
+    data["data_through"] = _native(data["data_through"])
+    data["uplift"].sort(key=lambda r: (r["campaign_id"], SCHEME_ORDER.get(r["segment_scheme"], 9),
+                                        _segment_key(r["segment"]), _arm_key(r["arm"])))
+    return data
+
+
+def read_truth(truth_path: Path | None) -> dict:
+    """(campaign, segment, arm) -> the simulation's true conversion uplift; segment 'All' for the overall rows."""
+    if truth_path is None:
+        return {}
+    truth = json.loads(Path(truth_path).read_text())
+    found = {(row["campaign_id"], "All", row["arm"]): row["conversion_uplift"] for row in truth.get("overall", [])}
+    for row in truth.get("segments", []):
+        found[(row["campaign_id"], row["lifecycle_segment"], row["arm"])] = row["conversion_uplift"]
+    return found
+
+
+# --------------------------------------------------------------------------------------------- formatting
+
+
+def _segment_key(segment: str | None) -> tuple:
+    return (SEGMENT_ORDER.get(segment or "", 99), segment or "")
+
+
+def _arm_key(arm: str) -> tuple:
+    return (arm != "control", arm)
+
+
+def arm_colour(arm: str, arms: list[str]) -> str:
+    if arm in ARM_COLOURS:
+        return ARM_COLOURS[arm]
+    others = sorted(a for a in arms if a not in ARM_COLOURS)
+    return EXTRA_COLOURS[others.index(arm) % len(EXTRA_COLOURS)] if arm in others else GREY
+
+
+def esc(value) -> str:
+    return html.escape("" if value is None else str(value))
+
+
+def count(value) -> str:
+    return "n/a" if value is None else f"{value:,.0f}"
+
+
+def money(value) -> str:
+    return "n/a" if value is None else f"{value:,.0f}"
+
+
+def pct(value, digits: int = 1) -> str:
+    return "n/a" if value is None else f"{value * 100:.{digits}f} %"
+
+
+def points(value) -> str:
+    """A difference of two rates, in percentage points with its sign."""
+    return "n/a" if value is None else f"{value * 100:+.1f}"
+
+
+def p_text(value) -> str:
+    if value is None:
+        return "n/a"
+    return "< 0.001" if value < 0.001 else f"{value:.3f}"
+
+
+def ratio(value, digits: int = 2) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def level_text(alpha: float) -> str:
+    return f"{(1 - alpha) * 100:g} %"
+
+
+def alpha_text(alpha: float) -> str:
+    return f"{alpha * 100:g} %"
+
+
+def segment_label(row: dict) -> str:
+    return "all targets" if row["segment_scheme"] == "overall" else f"{row['segment']} customers"
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def table(headers: list[str], rows: list[list], numeric_from: int = 1) -> str:
+    """An HTML table; cells are escaped, columns from `numeric_from` on are right-aligned numbers."""
+    head = "".join(f'<th class="{"num" if i >= numeric_from else ""}">{esc(h)}</th>' for i, h in enumerate(headers))
+    body = "".join(
+        "<tr>" + "".join(f'<td class="{"num" if i >= numeric_from else ""}">{esc(c)}</td>' for i, c in enumerate(row))
+        + "</tr>"
+        for row in rows
+    )
+    return (f'<div class="table-wrap"><table><thead><tr>{head}</tr></thead>'
+            f"<tbody>{body}</tbody></table></div>")
+
+
+def callout(kind: str, text_html: str) -> str:
+    return f'<div class="callout {kind}">{text_html}</div>'
+
+
+class Figures:
+    """Renders figures with fixed, unique div ids: plotly's default ids are random, which breaks determinism."""
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+
+    def html(self, fig: go.Figure, name: str, height: int) -> str:
+        div_id = f"fig-{slug(name)}"
+        if div_id in self.ids:
+            raise ValueError(f"duplicate figure id {div_id}")
+        self.ids.append(div_id)
+        fig.update_layout(template=TEMPLATE, height=height)
+        return '<div class="chart">' + pio.to_html(
+            fig, include_plotlyjs=False, full_html=False, div_id=div_id, config=CONFIG,
+            default_width="100%", default_height=f"{height}px",
+        ) + "</div>"
+
+
+# --------------------------------------------------------------------------------------------- sections
+
+
+def section_segments(data: dict, figures: Figures) -> str:
+    parts = ['<h2 id="segments">1. Segment sizes and RFM profile</h2>',
+             "<p>Customers with a sale before the launch, scored on recency, frequency and monetary value as of "
+             "the launch date. Two segmentations of the same customers: RFM tiers (Gold / Silver / Bronze) and "
+             "lifecycle (VIP / Regular / At-risk).</p>"]
+    by_launch: dict[str, list[dict]] = {}
+    for row in data["segments"]:
+        by_launch.setdefault(row["launch_date"], []).append(row)
+    if not by_launch:
+        parts.append(callout("warn", "No scored customer: the warehouse has no sale before any launch date."))
+    for launch, rows in by_launch.items():
+        names = [c["campaign_name"] for c in data["campaigns"] if c["launch_date"] == launch]
+        rows = sorted(rows, key=lambda r: (r["scheme"] != "rfm_tier", _segment_key(r["segment"])))
+        parts.append(f"<h3>As of {esc(launch)} <span class=\"muted\">({esc(', '.join(names))})</span></h3>")
+        scheme_names = {"rfm_tier": "RFM tier", "lifecycle": "Lifecycle"}
+        x = [[scheme_names.get(r["scheme"], r["scheme"]) for r in rows], [r["segment"] for r in rows]]
+        colours = [SEGMENT_COLOURS.get(r["segment"], GREY) for r in rows]
+        total = {s: sum(r["customers"] for r in rows if r["scheme"] == s) for s in scheme_names}
+
+        fig = make_subplots(rows=2, cols=2, horizontal_spacing=0.1, vertical_spacing=0.2, subplot_titles=(
+            "Customers", "Mean recency (days since last sale)", "Mean frequency (orders)", "Mean monetary (revenue)"))
+        panels = [("customers", "{:,.0f}"), ("mean_recency_days", "{:,.0f}"), ("mean_frequency", "{:.2f}"),
+                  ("mean_monetary", "{:,.0f}")]
+        for i, (key, fmt) in enumerate(panels):
+            text = [fmt.format(r[key]) for r in rows]
+            if key == "customers":
+                text = [f"{t} ({r['customers'] / total[r['scheme']]:.0%})" for t, r in zip(text, rows)]
+            fig.add_trace(go.Bar(
+                x=x, y=[r[key] for r in rows], marker_color=colours, showlegend=False, text=text,
+                textposition="outside", cliponaxis=False, hovertemplate="%{x}<br>%{y:,}<extra></extra>",
+            ), row=i // 2 + 1, col=i % 2 + 1)
+            # Headroom so the labels above the bars stay clear of the panel titles.
+            fig.update_yaxes(range=[0, max((r[key] or 0) for r in rows) * 1.18 or 1], row=i // 2 + 1, col=i % 2 + 1)
+        fig.update_layout(margin=dict(t=40), bargap=0.25)
+        fig.update_annotations(font_size=14)
+        parts.append(figures.html(fig, f"segments-{launch}", 640))
+        parts.append(table(
+            ["Scheme", "Segment", "Customers", "Share", "Mean recency (days)", "Mean frequency (orders)",
+             "Mean monetary (revenue)"],
+            [[scheme_names.get(r["scheme"], r["scheme"]), r["segment"], count(r["customers"]),
+              pct(r["customers"] / total[r["scheme"]]), f"{r['mean_recency_days']:,.0f}",
+              f"{r['mean_frequency']:.2f}", money(r["mean_monetary"])] for r in rows], numeric_from=2))
+    return "\n".join(parts)
+
+
+def section_categories(data: dict, figures: Figures) -> str:
+    parts = ['<h2 id="categories">2. Category opportunities</h2>',
+             "<p>How each campaign's target segment buys every category before the launch, against all scored "
+             "customers. Basket ratio (<code>ratio_panier</code>): the segment's spend per order containing the "
+             "category over everyone's. Frequency ratio (<code>ratio_frequence</code>): how often the segment "
+             "buys the category over how often everyone does. Cross-sell candidates are rarely bought by the "
+             "segment, with a high basket and a good margin; bubble area is the category's gross margin rate.</p>"]
+    for campaign in data["campaigns"]:
+        cid, segment = campaign["campaign_id"], campaign["target_segment"]
+        parts.append(f"<h3>{esc(campaign['campaign_name'])}</h3>")
+        if not segment:
+            parts.append(callout("info", "This campaign targets every scored customer: there is no segment to "
+                                         "compare with everyone."))
+            continue
+        rows = [r for r in data["categories"] if r["campaign_id"] == cid]
+        plotted = [r for r in rows if r["ratio_panier"] is not None]
+        never = [r["category"] for r in rows if r["ratio_panier"] is None]
+        if not plotted:
+            parts.append(callout("warn", f"No category data for {esc(segment)}."))
+            continue
+        target = campaign["target_category"]
+        max_rate = max((r["gross_margin_rate"] or 0) for r in plotted) or 1
+        fig = go.Figure()
+        for is_candidate, name, colour, opacity in ((False, "other categories", "#93a4b8", 0.55),
+                                                    (True, "cross-sell candidate", "#e4572e", 0.9)):
+            group = [r for r in plotted if bool(r["is_candidate"]) == is_candidate]
+            if not group:
+                continue
+            fig.add_trace(go.Scatter(
+                x=[r["ratio_panier"] for r in group], y=[r["ratio_frequence"] for r in group],
+                mode="markers+text", name=name,
+                text=[f"#{r['candidate_rank']} {r['category']}" if is_candidate
+                      else (r["category"] if r["category"] == target else "") for r in group],
+                textposition="middle right",
+                textfont=dict(size=13, color="#9a3412" if is_candidate else "#1f2933"),
+                marker=dict(
+                    size=[max(r["gross_margin_rate"] or 0, 0) for r in group], sizemode="area",
+                    sizeref=2 * max_rate / 36**2, sizemin=4, color=colour, opacity=opacity,
+                    line=dict(width=[3 if r["category"] == target else 1 for r in group],
+                              color=["#111827" if r["category"] == target else "white" for r in group]),
+                ),
+                customdata=[[r["category"], r["gross_margin_rate"], r["basket_index"], r["margin_gap_per_customer"],
+                             r["segment_penetration"], r["all_penetration"]] for r in group],
+                hovertemplate=("<b>%{customdata[0]}</b><br>basket ratio %{x:.2f}<br>frequency ratio %{y:.2f}"
+                               "<br>margin rate %{customdata[1]:.1%}<br>basket index %{customdata[2]:.2f}"
+                               "<br>margin gap per customer %{customdata[3]:.2f}"
+                               "<br>penetration: segment %{customdata[4]:.1%}, all %{customdata[5]:.1%}"
+                               "<extra></extra>"),
+            ))
+        fig.add_hline(y=1, line=dict(color="#52606d", dash="dash", width=1))
+        fig.add_vline(x=1, line=dict(color="#52606d", dash="dash", width=1))
+        fig.update_layout(legend=dict(itemsizing="constant"), showlegend=True)
+        xs = [r["ratio_panier"] for r in plotted] + [1]
+        ys = [r["ratio_frequence"] for r in plotted] + [1]
+        x_pad, y_pad = (max(xs) - min(xs)) * 0.08 + 0.02, (max(ys) - min(ys)) * 0.1 + 0.02
+        # Room on the right for the candidates' labels.
+        labelled = any(r["is_candidate"] or r["category"] == target for r in plotted)
+        label_room = (max(xs) - min(xs)) * 0.35 if labelled else 0
+        fig.update_xaxes(title="basket ratio (segment basket / all customers' basket)",
+                         range=[min(xs) - x_pad, max(xs) + x_pad + label_room])
+        fig.update_yaxes(title="frequency ratio (segment / all)", range=[min(ys) - y_pad, max(ys) + y_pad])
+        fig.add_annotation(x=0.005, y=0.01, xref="paper", yref="paper", xanchor="left", yanchor="bottom",
+                           showarrow=False, font=dict(size=11, color="#52606d"),
+                           text=f"below 1: {esc(segment)} buys it less often than everyone")
+        if target:
+            fig.add_annotation(x=1, y=1.0, xref="paper", yref="paper", xanchor="right", yanchor="bottom",
+                               showarrow=False, font=dict(size=11, color="#52606d"),
+                               text=f"black ring: the campaign's category ({esc(target)})")
+        parts.append(figures.html(fig, f"categories-{cid}", 520))
+        candidates = sorted((r for r in rows if r["is_candidate"]), key=lambda r: r["candidate_rank"])
+        if candidates:
+            parts.append(table(
+                ["Rank", "Category", "Frequency ratio", "Basket ratio", "Basket index", "Margin rate",
+                 f"Penetration {segment}", "Penetration all", "Margin gap per customer"],
+                [[r["candidate_rank"], r["category"], ratio(r["ratio_frequence"]), ratio(r["ratio_panier"]),
+                  ratio(r["basket_index"]), pct(r["gross_margin_rate"]), pct(r["segment_penetration"]),
+                  pct(r["all_penetration"]), ratio(r["margin_gap_per_customer"])] for r in candidates],
+                numeric_from=2,
+            ))
+        else:
+            parts.append(callout("info", f"No category meets the cross-sell candidate rule for {esc(segment)}."))
+        if never:
+            parts.append(f'<p class="note">Not plotted, never bought by {esc(segment)} before the launch: '
+                         f"{esc(', '.join(never))}.</p>")
+    return "\n".join(parts)
+
+
+def section_funnel(data: dict, figures: Figures) -> str:
+    parts = ['<h2 id="funnel">3. Campaign funnel</h2>',
+             "<p>From the scored customers to the target list, and how the targets were split between the "
+             "control group and the treatment arms.</p>"]
+    for campaign in data["campaigns"]:
+        cid = campaign["campaign_id"]
+        parts.append(f"<h3>{esc(campaign['campaign_name'])}</h3>")
+        if campaign["scored_customers"] is None:
+            parts.append(callout("warn", "No funnel for this campaign in <code>campaign_funnel</code>."))
+            continue
+        segment, category = campaign["target_segment"], campaign["target_category"]
+        stages = [("Scored customers (a sale before launch)", campaign["scored_customers"], "#334e68"),
+                  (f"In segment {segment}" if segment else "In scope (no segment filter)",
+                   campaign["segment_customers"], "#486581")]
+        if category:
+            stages.append((f"Already bought {category} (excluded)", campaign["already_bought_category"], GREY))
+        stages.append(("Targets", campaign["target_customers"], "#102a43"))
+        arms = [r for r in data["arms"] if r["campaign_id"] == cid]
+        arm_names = [r["arm"] for r in arms]
+        for r in arms:
+            stages.append((f"Exposed: {r['arm']}", r["customers"], arm_colour(r["arm"], arm_names)))
+        labels = [s[0] for s in stages]
+        values = [s[1] for s in stages]
+        base = campaign["scored_customers"] or 1
+        targets = campaign["target_customers"] or 1
+        texts = []
+        for i, (label, value, _) in enumerate(stages):
+            if i == 0:
+                texts.append(f"{value:,}")
+            elif label.startswith("Exposed"):
+                texts.append(f"{value:,} ({value / targets:.1%} of targets)")
+            else:
+                texts.append(f"{value:,} ({value / base:.1%} of scored)")
+        fig = go.Figure(go.Bar(
+            y=labels, x=values, orientation="h", marker_color=[s[2] for s in stages], text=texts,
+            textposition="outside", cliponaxis=False, hovertemplate="%{y}: %{x:,}<extra></extra>",
+        ))
+        fig.update_yaxes(autorange="reversed")
+        fig.update_xaxes(title="customers", range=[0, max(values) * 1.3])
+        fig.update_layout(showlegend=False, margin=dict(t=20, r=40), bargap=0.3)
+        parts.append(figures.html(fig, f"funnel-{cid}", 60 + 38 * len(stages)))
+    return "\n".join(parts)
+
+
+def outcome_status(data: dict, campaign: dict) -> tuple[bool, str]:
+    """(has outcomes, an explanatory note in HTML or '')."""
+    found = next((o for o in data["outcomes"] if o["campaign_id"] == campaign["campaign_id"]), None)
+    through = data["data_through"]
+    if found is None or not found["conversions"]:
+        window = ""
+        if found is not None:
+            window = f" ({esc(found['window_start'])} to {esc(_day_before(found['window_end']))})"
+        return False, (f"<strong>No outcomes yet</strong> for {esc(campaign['campaign_name'])}: no exposed customer "
+                       f"has a sale in the measurement window{window}; the data runs up to {esc(through)}. "
+                       "Conversion, uplift and money figures appear once the window's orders are loaded.")
+    if through is not None and found["window_end"] is not None and through < _day_before(found["window_end"]):
+        return True, (f"The measurement window runs to {esc(_day_before(found['window_end']))} but the data "
+                      f"runs up to {esc(through)}: these figures are partial, the window is still open.")
+    return True, ""
+
+
+def _day_before(iso: str) -> str:
+    return date.fromordinal(date.fromisoformat(iso).toordinal() - 1).isoformat()
+
+
+def section_conversion(data: dict, figures: Figures) -> str:
+    parts = ['<h2 id="conversion">4. Conversion by arm</h2>',
+             "<p>Share of each arm's customers with a sale in the measurement window, with its Wilson interval "
+             "(error bars). All targets of the campaign; the control group received nothing.</p>"]
+    for campaign in data["campaigns"]:
+        cid = campaign["campaign_id"]
+        parts.append(f"<h3>{esc(campaign['campaign_name'])}</h3>")
+        has_outcomes, note = outcome_status(data, campaign)
+        if note:
+            parts.append(callout("warn" if not has_outcomes else "info", note))
+        rows = [r for r in data["uplift"] if r["campaign_id"] == cid and r["segment_scheme"] == "overall"]
+        if not has_outcomes or not rows:
+            continue
+        level = level_text(rows[0]["alpha"])
+        control = rows[0]
+        series = [("Any purchase", "Any purchase", "")]
+        if campaign["target_category"]:
+            series.append((f"Purchase in {campaign['target_category']}", "In the category", "category_"))
+        arms = ["control"] + [r["arm"] for r in rows]
+        counts = {"control": (control["control_conversions"], control["control_customers"])}
+        counts.update({r["arm"]: (r["treated_conversions"], r["treated_customers"]) for r in rows})
+        fig = make_subplots(rows=1, cols=len(series), subplot_titles=[name for name, _, _ in series],
+                            horizontal_spacing=0.12)
+        table_rows = []
+        for col, (name, short, prefix) in enumerate(series, start=1):
+            values = [(control[f"control_{prefix}conversion_rate"], control[f"control_{prefix}conversion_rate_low"],
+                       control[f"control_{prefix}conversion_rate_high"])]
+            values += [(r[f"treated_{prefix}conversion_rate"], r[f"treated_{prefix}conversion_rate_low"],
+                        r[f"treated_{prefix}conversion_rate_high"]) for r in rows]
+            top = max(v[2] for v in values) or 1
+            fig.add_trace(go.Bar(
+                name=name, x=arms, y=[v[0] for v in values], showlegend=False,
+                marker_color=[arm_colour(a, arms) for a in arms],
+                error_y=dict(type="data", symmetric=False, array=[v[2] - v[0] for v in values],
+                             arrayminus=[v[0] - v[1] for v in values], color="#1f2933", thickness=1.5, width=6),
+                # Labels at the bar's foot, away from the error bar; none on bars too short to hold one.
+                text=[f"{v[0]:.1%}" if v[0] >= 0.12 * top else "" for v in values],
+                textposition="inside", insidetextanchor="start", textfont=dict(color="white", size=13),
+                customdata=[[v[1], v[2]] for v in values],
+                hovertemplate=(f"{name}<br>%{{x}}: %{{y:.1%}}<br>{level} interval "
+                               "%{customdata[0]:.1%} to %{customdata[1]:.1%}<extra></extra>"),
+            ), row=1, col=col)
+            conversions = [control[f"control_{prefix}conversions"]] + [r[f"treated_{prefix}conversions"] for r in rows]
+            for arm, v, converted in zip(arms, values, conversions):
+                table_rows.append([short, arm, f"{count(converted)} / {count(counts[arm][1])}", pct(v[0]),
+                                   f"{pct(v[1])} to {pct(v[2])}"])
+        fig.update_yaxes(tickformat=".0%", rangemode="tozero")
+        fig.update_yaxes(title="conversion rate", row=1, col=1)
+        fig.update_annotations(font_size=13)
+        fig.update_layout(bargap=0.3, margin=dict(t=50))
+        parts.append('<div class="grid">' + figures.html(fig, f"conversion-{cid}", 380)
+                     + table(["Measure", "Arm", "Converted / customers", "Rate", f"{level} interval"], table_rows,
+                             numeric_from=2) + "</div>")
+    return "\n".join(parts)
+
+
+def section_forest(data: dict, truth: dict, figures: Figures) -> str:
+    parts = ['<h2 id="uplift">5. Uplift by segment and arm</h2>',
+             "<p>Each treatment arm's conversion minus the control group's (of the same segment), in percentage "
+             "points, with its interval. Filled markers are significant; hollow grey ones are not distinguishable "
+             "from zero." + (" Black diamonds: the true effect the simulation injected." if truth else "") + "</p>"]
+    for campaign in data["campaigns"]:
+        cid = campaign["campaign_id"]
+        parts.append(f"<h3>{esc(campaign['campaign_name'])}</h3>")
+        has_outcomes, note = outcome_status(data, campaign)
+        rows = [r for r in data["uplift"] if r["campaign_id"] == cid]
+        if not has_outcomes:
+            parts.append(callout("warn", note))
+            continue
+        if not rows:
+            parts.append(callout("warn", "No uplift rows for this campaign."))
+            continue
+        if any(r["is_sample_ratio_mismatch"] for r in data["arms"] if r["campaign_id"] == cid):
+            parts.append(callout("bad", "Sample ratio mismatch (section 7): these effects cannot be trusted."))
+        level = level_text(rows[0]["alpha"])
+        arms = sorted({r["arm"] for r in rows}, key=_arm_key)
+        positions, ticks, separators, groups = [], [], [], []
+        y, previous = 0.0, None
+        for r in rows:
+            if previous is not None and r["segment_scheme"] != previous:
+                separators.append(y + 0.25)
+                y += 0.5
+            if r["segment_scheme"] != previous:
+                groups.append((y, SCHEME_TITLES.get(r["segment_scheme"], r["segment_scheme"])))
+            previous = r["segment_scheme"]
+            positions.append(y)
+            ticks.append(f"{'All targets' if r['segment_scheme'] == 'overall' else r['segment']} · {r['arm']}")
+            y += 1
+        fig = go.Figure()
+        for arm in arms:
+            for significant in (True, False):
+                picked = [(p, r, t) for p, r, t in zip(positions, rows, ticks) if r["arm"] == arm
+                          and bool(r["is_significant"]) == significant and r["conversion_uplift"] is not None]
+                if not picked:
+                    continue
+                colour = arm_colour(arm, arms) if significant else GREY
+                fig.add_trace(go.Scatter(
+                    x=[r["conversion_uplift"] * 100 for _, r, _ in picked], y=[p for p, _, _ in picked],
+                    mode="markers", name=f"{arm}: {'significant' if significant else 'not significant'}",
+                    marker=dict(symbol="circle" if significant else "circle-open", size=12, color=colour,
+                                line=dict(width=2, color=colour)),
+                    error_x=dict(type="data", symmetric=False, color=colour, thickness=2.5 if significant else 1.5,
+                                 width=5,
+                                 array=[(r["conversion_uplift_high"] - r["conversion_uplift"]) * 100
+                                        for _, r, _ in picked],
+                                 arrayminus=[(r["conversion_uplift"] - r["conversion_uplift_low"]) * 100
+                                             for _, r, _ in picked]),
+                    customdata=[[t, r["conversion_uplift_low"] * 100, r["conversion_uplift_high"] * 100,
+                                 p_text(r["conversion_p_value"]), r["treated_customers"], r["control_customers"]]
+                                for _, r, t in picked],
+                    hovertemplate=("<b>%{customdata[0]}</b><br>uplift %{x:+.1f} points<br>" + level +
+                                   " interval %{customdata[1]:+.1f} to %{customdata[2]:+.1f}<br>p %{customdata[3]}"
+                                   "<br>%{customdata[4]:,} treated, %{customdata[5]:,} control<extra></extra>"),
+                ))
+        true_points = [(p, truth[(cid, r["segment"], r["arm"])]) for p, r in zip(positions, rows)
+                       if r["segment_scheme"] in ("overall", "lifecycle") and (cid, r["segment"], r["arm"]) in truth]
+        if true_points:
+            fig.add_trace(go.Scatter(
+                x=[v * 100 for _, v in true_points], y=[p for p, _ in true_points], mode="markers",
+                name="true effect (simulation)", marker=dict(symbol="diamond", size=10, color="#111827",
+                                                             line=dict(width=1, color="white")),
+                hovertemplate="true effect %{x:+.1f} points<extra></extra>",
+            ))
+        fig.add_vline(x=0, line=dict(color="#1f2933", width=1.5))
+        for s in separators:
+            fig.add_hline(y=s, line=dict(color="#cbd2d9", width=1, dash="dot"))
+        for gy, title in groups:
+            fig.add_annotation(x=1, xref="paper", y=gy - 0.45, yref="y", xanchor="right", yanchor="bottom",
+                               text=title, showarrow=False, font=dict(size=11, color="#7b8794"))
+        fig.update_yaxes(tickvals=positions, ticktext=ticks, autorange=False, range=[y - 0.4, -0.9],
+                         showgrid=False, zeroline=False)
+        fig.update_xaxes(title=f"conversion uplift, percentage points ({level} interval)", zeroline=False)
+        fig.update_layout(margin=dict(t=60, l=160))
+        parts.append(figures.html(fig, f"uplift-{cid}", 140 + 34 * len(rows) + 18 * len(separators)))
+        headers = ["Segment", "Arm", "Treated", "Control", "Conv. treated", "Conv. control", "Uplift (points)",
+                   f"{level} interval", "p-value", "Min. detectable (points)"]
+        if truth:
+            headers.append("True effect (points)")
+        table_rows = []
+        for r in rows:
+            line = [r["segment"] if r["segment_scheme"] != "overall" else "All targets", r["arm"],
+                    count(r["treated_customers"]), count(r["control_customers"]), pct(r["treated_conversion_rate"]),
+                    pct(r["control_conversion_rate"]), points(r["conversion_uplift"]),
+                    f"{points(r['conversion_uplift_low'])} to {points(r['conversion_uplift_high'])}",
+                    p_text(r["conversion_p_value"]),
+                    "n/a" if r["minimum_detectable_uplift"] is None else f"{r['minimum_detectable_uplift'] * 100:.1f}"]
+            if truth:
+                known = truth.get((cid, r["segment"], r["arm"])) if r["segment_scheme"] != "rfm_tier" else None
+                line.append("" if known is None else points(known))
+            table_rows.append(line)
+        parts.append(table(headers, table_rows, numeric_from=2))
+    return "\n".join(parts)
+
+
+def section_money(data: dict, figures: Figures) -> str:
+    parts = ['<h2 id="money">6. Incremental margin, cost and ROI</h2>',
+             "<p>Incremental margin = margin per treated customer minus per control customer, times the treated "
+             "customers (error bars: its Welch interval). Campaign cost = contacts x contact cost + redemptions "
+             "x offer amount. Net = incremental margin - cost; ROI = net / cost (0 breaks even).</p>"]
+    for campaign in data["campaigns"]:
+        cid = campaign["campaign_id"]
+        parts.append(f"<h3>{esc(campaign['campaign_name'])}</h3>")
+        has_outcomes, note = outcome_status(data, campaign)
+        rows = [r for r in data["uplift"] if r["campaign_id"] == cid and r["segment_scheme"] == "overall"]
+        if not has_outcomes or not rows:
+            parts.append(callout("warn", note or "No uplift rows for this campaign."))
+            continue
+        arms = [r["arm"] for r in rows]
+        level = level_text(rows[0]["alpha"])
+        fig = go.Figure()
+        margin = [r["incremental_margin"] for r in rows]
+        low = [(r["margin_per_customer_diff_low"] or 0) * r["treated_customers"] for r in rows]
+        high = [(r["margin_per_customer_diff_high"] or 0) * r["treated_customers"] for r in rows]
+        fig.add_trace(go.Bar(
+            name="incremental margin", x=arms, y=margin, marker_color="#0f766e",
+            error_y=dict(type="data", symmetric=False, array=[h - m for h, m in zip(high, margin)],
+                         arrayminus=[m - lo for m, lo in zip(margin, low)], color="#1f2933", thickness=1.5, width=6),
+            customdata=[[lo, h] for lo, h in zip(low, high)],
+            hovertemplate=(f"%{{x}}: incremental margin %{{y:,.0f}}<br>{level} interval "
+                           "%{customdata[0]:,.0f} to %{customdata[1]:,.0f}<extra></extra>"),
+        ))
+        fig.add_trace(go.Bar(
+            name="campaign cost", x=arms, y=[r["campaign_cost"] for r in rows], marker_color=GREY,
+            hovertemplate="%{x}: cost %{y:,.0f}<extra></extra>",
+        ))
+        net = [r["net_incremental_margin"] for r in rows]
+        fig.add_trace(go.Bar(
+            name="net incremental margin", x=arms, y=net,
+            marker_color=["#1d4ed8" if (v or 0) >= 0 else "#dc2626" for v in net],
+            text=[f"ROI {r['roi']:.2f}" if r["roi"] is not None else "" for r in rows],
+            textposition="outside", cliponaxis=False, textfont=dict(size=13, color="#1f2933"),
+            hovertemplate="%{x}: net %{y:,.0f}<extra></extra>",
+        ))
+        fig.add_hline(y=0, line=dict(color="#1f2933", width=1))
+        fig.update_yaxes(title="margin (currency of the data)", tickformat=",.0f")
+        fig.update_layout(barmode="group", bargap=0.25, margin=dict(t=60))
+        parts.append(figures.html(fig, f"money-{cid}", 400))
+        parts.append(table(
+            ["Arm", "Treated", "Incr. conversions", "Incr. revenue", "Incr. margin", f"{level} interval",
+             "Contact cost", "Offer cost", "Campaign cost", "Net incr. margin", "ROI"],
+            [[r["arm"], count(r["treated_customers"]), f"{r['incremental_conversions']:,.0f}",
+              money(r["incremental_revenue"]), money(r["incremental_margin"]), f"{money(lo)} to {money(h)}",
+              money(r["contact_cost"]), money(r["offer_cost"]), money(r["campaign_cost"]),
+              money(r["net_incremental_margin"]), ratio(r["roi"])] for r, lo, h in zip(rows, low, high)],
+        ))
+        plan = next((p for p in data["planning"] if p["campaign_id"] == cid), None)
+        if plan is not None and plan["expected_roi"] is not None:
+            parts.append(f'<p class="note">Planned before launch (<code>campaign_roi_simulation</code>): '
+                         f"{plan['assumed_conversion_rate']:.0%} assumed conversion of "
+                         f"{count(plan['exposed_customers'])} "
+                         f"contacted customers, expected net margin {money(plan['expected_net_margin'])}, expected "
+                         f"ROI {plan['expected_roi']:.2f} (conversions, not uplift: the plan has no control "
+                         "group).</p>")
+    return "\n".join(parts)
+
+
+def section_srm(data: dict, figures: Figures) -> str:
+    parts = ['<h2 id="srm">7. Sample-ratio check</h2>',
+             "<p>Do the arms hold the share of targets the plan gave them? A mismatch means customers went "
+             "missing unevenly between arms, and the uplift figures cannot be trusted.</p>"]
+    for campaign in data["campaigns"]:
+        cid = campaign["campaign_id"]
+        parts.append(f"<h3>{esc(campaign['campaign_name'])}</h3>")
+        rows = [r for r in data["arms"] if r["campaign_id"] == cid]
+        if not rows:
+            parts.append(callout("warn", "No arm counts for this campaign."))
+            continue
+        p_value = rows[0]["p_value"]
+        if any(r["is_sample_ratio_mismatch"] for r in rows):
+            parts.append(callout("bad", f"<strong>Sample ratio mismatch</strong> (chi-square p = {p_value:.2g}): "
+                                        "the arm sizes are not what the plan gave them. Do not trust this "
+                                        "campaign's uplift until the cause is found."))
+        elif p_value is None:
+            parts.append(callout("warn", "No sample-ratio test (fewer than two arms with customers)."))
+        else:
+            parts.append(callout("good", f"Arm sizes match the plan (chi-square p = {p_value:.3f}, "
+                                         f"{rows[0]['degrees_of_freedom']} degrees of freedom)."))
+        arms = [r["arm"] for r in rows]
+        fig = go.Figure()
+        fig.add_trace(go.Bar(name="planned share", x=arms, y=[r["planned_share"] for r in rows], marker_color="#cbd2d9",
+                             text=[f"{r['planned_share']:.1%}" for r in rows], textposition="outside",
+                             cliponaxis=False, hovertemplate="%{x}: planned %{y:.2%}<extra></extra>"))
+        fig.add_trace(go.Bar(name="observed share", x=arms, y=[r["observed_share"] for r in rows],
+                             marker_color=[arm_colour(a, arms) for a in arms],
+                             text=[f"{(r['observed_share'] or 0):.1%}" for r in rows], textposition="outside",
+                             cliponaxis=False, hovertemplate="%{x}: observed %{y:.2%}<extra></extra>"))
+        fig.update_yaxes(tickformat=".0%", title="share of targets", rangemode="tozero")
+        fig.update_layout(barmode="group", bargap=0.3, margin=dict(t=60))
+        parts.append('<div class="grid">' + figures.html(fig, f"srm-{cid}", 320) + table(
+            ["Arm", "Planned share", "Expected", "Observed", "Observed share"],
+            [[r["arm"], pct(r["planned_share"]), f"{r['expected_customers']:,.1f}", count(r["customers"]),
+              pct(r["observed_share"], 2)] for r in rows]) + "</div>")
+    return "\n".join(parts)
+
+
+def verdict(row: dict, campaign: dict, has_outcomes: bool, truth: dict) -> str:
+    """One sentence for an uplift row: the effect, its interval and whether it can be told from zero."""
+    # "Silver cross-sell: Outerwear & Coats" -> "Silver cross-sell": the sentence reads better without the detail.
+    name = campaign["campaign_name"] or campaign["campaign_id"]
+    who = f"{name.split(':', 1)[0].strip() or name}, {row['arm']}, {segment_label(row)}"
+    if not has_outcomes:
+        return f"{who}: no outcome yet (no sale recorded in the measurement window)."
+    uplift, low, high, alpha = (row["conversion_uplift"], row["conversion_uplift_low"],
+                                row["conversion_uplift_high"], row["alpha"])
+    if uplift is None or row["conversion_p_value"] is None:
+        return f"{who}: no test possible (no variation in conversion between the groups)."
+    text = f"{who}: {points(uplift)} points ({level_text(alpha)} interval {points(low)} to {points(high)}), "
+    if row["is_significant"]:
+        text += f"significant at {alpha_text(alpha)}"
+        if uplift < 0:
+            text += ": this arm lowers conversion"
+    else:
+        mde = row["minimum_detectable_uplift"]
+        text += "not distinguishable from zero"
+        if mde is not None:
+            text += f" (the smallest uplift this test could detect is {mde * 100:.1f} points)"
+    known = truth.get((row["campaign_id"], row["segment"], row["arm"])) if row["segment_scheme"] != "rfm_tier" else None
+    if known is not None:
+        text += f"; the simulation's true effect: {points(known)} points"
+    return text + "."
+
+
+def section_verdicts(data: dict, truth: dict) -> str:
+    parts = ['<h2 id="verdicts">8. Verdicts</h2>',
+             "<p>Every measured effect in plain words. \"Not distinguishable from zero\" is not \"no effect\": "
+             "with a large minimum detectable uplift the test was too small to tell.</p>"]
+    for campaign in data["campaigns"]:
+        cid = campaign["campaign_id"]
+        parts.append(f"<h3>{esc(campaign['campaign_name'])}</h3>")
+        has_outcomes, note = outcome_status(data, campaign)
+        if note:
+            parts.append(callout("warn" if not has_outcomes else "info", note))
+        if any(r["is_sample_ratio_mismatch"] for r in data["arms"] if r["campaign_id"] == cid):
+            parts.append(callout("bad", "Sample ratio mismatch: the verdicts below cannot be trusted."))
+        rows = [r for r in data["uplift"] if r["campaign_id"] == cid]
+        if not rows:
+            parts.append(callout("warn", "No uplift rows for this campaign."))
+            continue
+        items = []
+        for r in rows:
+            significant = has_outcomes and bool(r["is_significant"])
+            kind = "neutral" if not significant else ("positive" if (r["conversion_uplift"] or 0) >= 0 else "negative")
+            items.append(
+                f'<li class="verdict {kind}" data-campaign="{esc(cid)}" data-scheme="{esc(r["segment_scheme"])}" '
+                f'data-segment="{esc(r["segment"])}" data-arm="{esc(r["arm"])}">'
+                f"{esc(verdict(r, campaign, has_outcomes, truth))}</li>"
+            )
+        parts.append('<ul class="verdicts">' + "".join(items) + "</ul>")
+    return "\n".join(parts)
+
+
+def summary(data: dict) -> str:
+    """At a glance: each campaign's arms over all targets."""
+    rows = []
+    for campaign in data["campaigns"]:
+        cid = campaign["campaign_id"]
+        has_outcomes, _ = outcome_status(data, campaign)
+        srm_bad = any(r["is_sample_ratio_mismatch"] for r in data["arms"] if r["campaign_id"] == cid)
+        for r in (r for r in data["uplift"] if r["campaign_id"] == cid and r["segment_scheme"] == "overall"):
+            if not has_outcomes:
+                result = "no outcome yet"
+            elif r["conversion_p_value"] is None:
+                result = "no test"
+            else:
+                result = "significant" if r["is_significant"] else "not significant"
+            rows.append([campaign["campaign_name"], r["arm"], count(r["treated_customers"]),
+                         points(r["conversion_uplift"]) if has_outcomes else "",
+                         result + (" (SRM!)" if srm_bad else ""),
+                         money(r["net_incremental_margin"]) if has_outcomes else "",
+                         ratio(r["roi"]) if has_outcomes else ""])
+    if not rows:
+        return ""
+    return ('<section class="glance"><h2>At a glance</h2>' + table(
+        ["Campaign", "Arm", "Treated", "Uplift (points)", "Result", "Net incr. margin", "ROI"], rows, numeric_from=2)
+        + "</section>")
+
+
+# --------------------------------------------------------------------------------------------- page
+
+CSS = """
+:root { --ink: #1f2933; --muted: #616e7c; --line: #e4e7eb; --accent: #1d4ed8; }
+* { box-sizing: border-box; }
+body { margin: 0; font-family: FONT; color: var(--ink); background: #f5f7fa; line-height: 1.5; font-size: 15px; }
+main { max-width: 1180px; margin: 0 auto; padding: 24px 32px 64px; background: white; min-height: 100vh; }
+header { border-bottom: 3px solid var(--accent); padding-bottom: 12px; margin-bottom: 8px; }
+h1 { font-size: 28px; margin: 8px 0 4px; }
+h2 { font-size: 21px; margin: 40px 0 8px; padding-top: 8px; border-top: 1px solid var(--line); }
+h3 { font-size: 16px; margin: 24px 0 6px; color: #334e68; }
+p { margin: 6px 0 10px; max-width: 900px; }
+.meta { color: var(--muted); font-size: 14px; margin: 2px 0; }
+.meta code, p code { font-size: 13px; background: #f0f4f8; padding: 1px 4px; border-radius: 3px; }
+.muted { color: var(--muted); font-weight: normal; }
+nav { font-size: 14px; margin: 10px 0 0; }
+nav a { color: var(--accent); text-decoration: none; margin-right: 14px; white-space: nowrap; }
+table { border-collapse: collapse; font-size: 13.5px; margin: 8px 0 16px; font-variant-numeric: tabular-nums; }
+th, td { padding: 5px 10px; border-bottom: 1px solid var(--line); text-align: left; vertical-align: top; }
+th { background: #f0f4f8; font-weight: 600; border-bottom: 2px solid #cbd2d9; }
+th.num, td.num { text-align: right; }
+td.num { white-space: nowrap; }
+.table-wrap { overflow-x: auto; max-width: 100%; }
+tbody tr:nth-child(even) { background: #fafbfc; }
+.grid { display: grid; grid-template-columns: minmax(0, 1.25fr) minmax(0, 1fr); gap: 24px; align-items: start; }
+.grid table { width: 100%; }
+.chart { min-width: 0; }
+.callout { border-left: 4px solid; padding: 8px 14px; margin: 8px 0 12px; border-radius: 3px; max-width: 900px; }
+.callout.good { border-color: #059669; background: #ecfdf5; }
+.callout.info { border-color: #2563eb; background: #eff6ff; }
+.callout.warn { border-color: #d97706; background: #fffbeb; }
+.callout.bad { border-color: #dc2626; background: #fef2f2; }
+.note { color: var(--muted); font-size: 13.5px; }
+ul.verdicts { list-style: none; padding: 0; margin: 8px 0; }
+li.verdict { padding: 6px 12px; margin: 4px 0; border-left: 4px solid #cbd2d9; background: #fafbfc; }
+li.verdict.positive { border-color: #059669; }
+li.verdict.negative { border-color: #dc2626; }
+.glance { margin-top: 18px; }
+.glance h2 { border-top: none; margin-top: 12px; }
+#script-errors { color: #b91c1c; background: #fef2f2; padding: 8px; white-space: pre-wrap; }
+#script-errors:empty { display: none; }
+footer { margin-top: 48px; color: var(--muted); font-size: 13px; border-top: 1px solid var(--line); padding-top: 8px; }
+""".replace("FONT", FONT)
+
+# First thing in the page: any script error (plotly included) is written into #script-errors, visible to a
+# reader and to the browser test.
+ERROR_HOOK = """<pre id="script-errors"></pre>
+<script>
+(function () {
+  var box = document.getElementById("script-errors");
+  function record(text) { box.textContent += text + "\\n"; }
+  window.addEventListener("error", function (event) {
+    record("error: " + event.message + " (" + (event.filename || "inline") + ":" + (event.lineno || 0) + ")");
+  });
+  window.addEventListener("unhandledrejection", function (event) {
+    var reason = event.reason;
+    record("unhandled rejection: " + (reason && reason.message ? reason.message : String(reason)));
+  });
+})();
+</script>"""
+
+
+def render(data: dict, truth: dict, db_path: Path, truth_path: Path | None) -> str:
+    figures = Figures()
+    launches = sorted({c["launch_date"] for c in data["campaigns"] if c["launch_date"]})
+    campaign_lines = "".join(
+        f"<li><strong>{esc(c['campaign_name'])}</strong> <span class=\"muted\">({esc(c['campaign_id'])})</span>: "
+        f"launched {esc(c['launch_date'])}, {esc(c['window_days'])}-day window, "
+        f"{esc(c['target_segment'] or 'every scored')} customers"
+        + (f" who never bought {esc(c['target_category'])}" if c["target_category"] else "")
+        + (f"; offer {money(c['offer_amount'])} off from a {money(c['offer_min_basket'])} basket"
+           if c["offer_amount"] is not None else "")
+        + "</li>"
+        for c in data["campaigns"]
+    )
+    body = [
+        section_segments(data, figures),
+        section_categories(data, figures),
+        section_funnel(data, figures),
+        section_conversion(data, figures),
+        section_forest(data, truth, figures),
+        section_money(data, figures),
+        section_srm(data, figures),
+        section_verdicts(data, truth),
+    ]
+    nav = "".join(f'<a href="#{anchor}">{label}</a>' for anchor, label in [
+        ("segments", "1 Segments"), ("categories", "2 Categories"), ("funnel", "3 Funnel"),
+        ("conversion", "4 Conversion"), ("uplift", "5 Uplift"), ("money", "6 Margin &amp; ROI"),
+        ("srm", "7 Sample ratio"), ("verdicts", "8 Verdicts")])
+    header = (
+        "<header><h1>Campaign report</h1>"
+        f'<p class="meta">Warehouse <code>{esc(db_path)}</code></p>'
+        f'<p class="meta">Campaigns launched {esc(", ".join(launches) or "n/a")}; '
+        f"sales recorded up to {esc(data['data_through'] or 'n/a')}</p>"
+        + (f'<p class="meta">Simulation truth <code>{esc(truth_path)}</code></p>' if truth_path else "")
+        + f"<nav>{nav}</nav></header>"
+        + f'<ul class="campaigns">{campaign_lines}</ul>'
+    )
+    return "\n".join([
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        "<title>Campaign report</title>",
+        f"<style>{CSS}</style></head><body>",
+        ERROR_HOOK,
+        f"<script>{get_plotlyjs()}</script>",
+        "<main>",
+        header,
+        summary(data),
+        *body,
+        "<footer>Built by <code>scripts/build_report.py</code> from the marts of crm-uplift. Intervals: Wilson for "
+        "rates, Wald for uplifts, Welch for money per customer; see <code>models/marts/_marts__models.yml</code>."
+        "</footer>",
+        "</main></body></html>",
+        "",
+    ])
+
+
+def build_report(db_path, out_path, truth_path=None) -> Path:
+    """Writes the HTML report of the warehouse `db_path` to `out_path` (atomically) and returns its path."""
+    db_path, out_path = Path(db_path).resolve(), Path(out_path)
+    truth_path = None if truth_path is None else Path(truth_path).resolve()
+    if not db_path.is_file():
+        raise ReportError(f"no warehouse at {db_path}")
+    if truth_path is not None and not truth_path.is_file():
+        raise ReportError(f"no truth file at {truth_path}")
+    data = read_marts(db_path)
+    page = render(data, read_truth(truth_path), db_path, truth_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = out_path.with_name(f".{out_path.name}.{os.getpid()}.tmp")
+    try:
+        temporary.write_bytes(page.encode("utf-8"))
+        os.replace(temporary, out_path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return out_path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--db", type=Path, required=True, help="the warehouse file (opened read-only)")
+    parser.add_argument("--out", type=Path, default=Path("reports/campaign_report.html"), help="the HTML file to write")
+    parser.add_argument("--truth", type=Path, help="the simulation's _campaign_truth.json, to show the true effects")
+    args = parser.parse_args(argv)
+    try:
+        written = build_report(args.db, args.out, args.truth)
+    except (ReportError, duckdb.Error, json.JSONDecodeError) as error:
+        print(f"report failed: {error}", file=sys.stderr)
+        return 1
+    print(f"wrote {written}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
