@@ -1,8 +1,9 @@
 """Load a folder of `thelook_ecommerce` tables (CSV or Parquet) into the `raw` schema of the DuckDB warehouse.
 
-Every file is read by DuckDB's own readers, checked (required columns, values that cast to the documented
-types, non-empty tables, unique non-null keys) and typed in temporary tables first. Only when every table
-has passed is the `raw` schema replaced, in one transaction: a failed load leaves the warehouse as it was.
+Every file is read by DuckDB's own readers and checked first (required columns, values that cast to the
+documented types, non-empty tables, unique non-null keys), in one aggregate scan per file; only a failed
+check reads the file again to name the offending row. Only when every table has passed are the `raw` tables
+replaced, in one transaction, straight from the files: a failed load leaves the warehouse as it was.
 
 Accepted file names per table (BigQuery exports large tables in shards):
     <table>.parquet | <table>.csv | <table>.csv.gz | <table>-*.{parquet,csv,csv.gz} | <table>/*.{parquet,csv,csv.gz}
@@ -90,104 +91,126 @@ def is_missing(column: str, source_type: str) -> str:
     return f"{col} is null"
 
 
-def load_file(con: duckdb.DuckDBPyConnection, table: str, path: Path, fmt: str, part: int) -> str:
-    """Reads one file into a numbered temporary table of raw values; returns that table's name."""
-    name = f"src_{table}_{part}"
+# Source types that always cast to the target type: no value check needed (the fast path for Parquet).
+SAFE_SOURCES = {
+    "BIGINT": ("BIGINT", "INTEGER", "SMALLINT", "TINYINT", "UBIGINT", "UINTEGER", "USMALLINT", "UTINYINT"),
+    "DOUBLE": ("DOUBLE", "FLOAT", "BIGINT", "INTEGER", "SMALLINT", "TINYINT", "DECIMAL"),
+    "TIMESTAMP": ("TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S", "DATE"),
+}
+
+
+def needs_value_check(source_type: str, duck_type: str) -> bool:
+    if duck_type == "VARCHAR":
+        return False
+    base = source_type.split("(")[0]
+    return base not in SAFE_SOURCES.get(duck_type, ())
+
+
+@dataclass
+class CheckedFile:
+    path: Path
+    read: str
+    select_list: str
+    rows: int
+
+
+def check_file(con: duckdb.DuckDBPyConnection, table: str, path: Path, fmt: str) -> CheckedFile:
+    """Checks one file's columns and values against the layout in one scan.
+
+    Only when a check fails is the file read again, numbered, to name the first offending row.
+    """
     if path.stat().st_size == 0:
         raise LoadError(f"{path}: the file is empty")
+    read = read_expression(path, fmt)
     try:
-        con.execute(
-            f"create temp table {name} as "
-            f"select row_number() over () as _row_number, * from {read_expression(path, fmt)}"
-        )
+        described = con.execute(f"describe select * from {read}").fetchall()
     except duckdb.Error as error:
         raise LoadError(f"{path}: cannot be read as {fmt.upper()} ({first_line(error)})") from error
-    return name
-
-
-def check_and_type_file(
-    con: duckdb.DuckDBPyConnection, table: str, path: Path, src: str
-) -> str:
-    """Checks one file's columns and values against the layout; returns a temporary table of typed rows."""
-    described = con.execute(f"describe {src}").fetchall()
     found = {name.strip().lstrip("\ufeff").lower(): (name, col_type) for name, col_type, *_ in described}
-    found.pop("_row_number", None)
     missing = [column for column in TABLES[table] if column not in found]
     if missing:
         raise LoadError(
             f"{path}: missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
             f"(the file has: {', '.join(name for name, _ in found.values())})"
         )
-    (rows,) = con.execute(f"select count(*) from {src}").fetchone()
+    checked = [
+        (column, duck_type, *found[column])
+        for column, duck_type in TABLES[table].items()
+        if needs_value_check(found[column][1], duck_type)
+    ]
+    counts = ", ".join(
+        f"count(*) filter (where not {is_missing(source_name, source_type)} "
+        f"and {cast_expression(source_name, duck_type)} is null)"
+        for _, duck_type, source_name, source_type in checked
+    )
+    try:
+        rows, *bad_counts = con.execute(f"select count(*){', ' + counts if counts else ''} from {read}").fetchone()
+    except duckdb.Error as error:
+        raise LoadError(f"{path}: cannot be read as {fmt.upper()} ({first_line(error)})") from error
     if rows == 0:
         raise LoadError(f"{path}: the file has no rows")
-
-    select_list = []
-    for column, duck_type in TABLES[table].items():
-        source_name, source_type = found[column]
-        select_list.append(f"{cast_expression(source_name, duck_type)} as {quote_ident(column)}")
-        if duck_type == "VARCHAR":
-            continue
-        bad = con.execute(
-            f"select _row_number, cast({quote_ident(source_name)} as varchar) from {src} "
-            f"where not {is_missing(source_name, source_type)} "
-            f"and {cast_expression(source_name, duck_type)} is null order by _row_number limit 1"
-        ).fetchone()
+    for (column, duck_type, source_name, source_type), bad in zip(checked, bad_counts):
         if bad:
-            raise LoadError(
-                f"{path}: column {column}, row {bad[0]}: {bad[1]!r} is not {READABLE_TYPE[duck_type]}"
-            )
-    typed = f"typed_{src}"
-    con.execute(
-        f"create temp table {typed} as select _row_number, {', '.join(select_list)} from {src} order by _row_number"
+            row, value = con.execute(
+                f"select _row_number, cast({quote_ident(source_name)} as varchar) from "
+                f"(select row_number() over () as _row_number, {quote_ident(source_name)} from {read}) "
+                f"where not {is_missing(source_name, source_type)} "
+                f"and {cast_expression(source_name, duck_type)} is null order by _row_number limit 1"
+            ).fetchone()
+            raise LoadError(f"{path}: column {column}, row {row}: {value!r} is not {READABLE_TYPE[duck_type]}")
+    select_list = ", ".join(
+        f"{cast_expression(found[column][0], duck_type)} as {quote_ident(column)}"
+        for column, duck_type in TABLES[table].items()
     )
-    return typed
+    return CheckedFile(path, read, select_list, rows)
 
 
-def check_key(con: duckdb.DuckDBPyConnection, table: str, files: list[Path], parts: list[str]) -> None:
+def check_key(con: duckdb.DuckDBPyConnection, table: str, files: list[CheckedFile]) -> None:
+    """No empty and no duplicated key across all files of a table: one aggregate, rows named on failure."""
     key = PRIMARY_KEYS[table]
-    union = " union all ".join(
-        f"select {i} as _part, _row_number, {quote_ident(key)} as key from {part}" for i, part in enumerate(parts)
-    )
-    null_key = con.execute(
-        f"select _part, _row_number from ({union}) where key is null order by _part, _row_number limit 1"
+    keys = " union all ".join(f"select {quote_ident(key)} as key from {f.read}" for f in files)
+    nulls, duplicates = con.execute(
+        f"select count(*) filter (where key is null), count(key) - count(distinct key) from ({keys})"
     ).fetchone()
-    if null_key:
-        raise LoadError(f"{files[null_key[0]]}: column {key}, row {null_key[1]}: the key is empty")
-    duplicate = con.execute(
+    if not nulls and not duplicates:
+        return
+    numbered = " union all ".join(
+        f"select {i} as _part, row_number() over () as _row_number, {quote_ident(key)} as key from {f.read}"
+        for i, f in enumerate(files)
+    )
+    if nulls:
+        part, row = con.execute(
+            f"select _part, _row_number from ({numbered}) where key is null order by _part, _row_number limit 1"
+        ).fetchone()
+        raise LoadError(f"{files[part].path}: column {key}, row {row}: the key is empty")
+    key_value, file_parts, row_numbers = con.execute(
         f"""
         select key, list(_part order by _part, _row_number), list(_row_number order by _part, _row_number)
-        from ({union}) group by key having count(*) > 1 order by min(_part), min(_row_number) limit 1
+        from ({numbered}) where key is not null
+        group by key having count(*) > 1 order by min(_part), min(_row_number) limit 1
         """
     ).fetchone()
-    if duplicate:
-        key_value, file_parts, row_numbers = duplicate
-        where = [f"{files[p].name} row {r}" for p, r in zip(file_parts[:2], row_numbers[:2])]
-        raise LoadError(
-            f"{files[file_parts[1]]}: column {key}, row {row_numbers[1]}: duplicate key {key_value} "
-            f"(also at {where[0]})"
-        )
-
-
-def stage_table(con: duckdb.DuckDBPyConnection, found: TableFiles) -> tuple[str, int]:
-    parts = []
-    for i, path in enumerate(found.files):
-        src = load_file(con, found.table, path, found.fmt, i)
-        parts.append(check_and_type_file(con, found.table, path, src))
-    check_key(con, found.table, found.files, parts)
-    columns = ", ".join(quote_ident(c) for c in TABLES[found.table])
-    staged = f"staged_{found.table}"
-    con.execute(
-        f"create temp table {staged} as "
-        + " union all ".join(f"(select {columns} from {part} order by _row_number)" for part in parts)
+    raise LoadError(
+        f"{files[file_parts[1]].path}: column {key}, row {row_numbers[1]}: duplicate key {key_value} "
+        f"(also at {files[file_parts[0]].path.name} row {row_numbers[0]})"
     )
-    (rows,) = con.execute(f"select count(*) from {staged}").fetchone()
-    return staged, rows
 
 
-def empty_table_sql(table: str) -> str:
-    columns = ", ".join(f"{quote_ident(c)} {t}" for c, t in TABLES[table].items())
-    return f"create temp table staged_{table} ({columns})"
+def check_table(con: duckdb.DuckDBPyConnection, found: TableFiles) -> list[CheckedFile]:
+    files = [check_file(con, found.table, path, found.fmt) for path in found.files]
+    check_key(con, found.table, files)
+    return files
+
+
+def create_table_sql(schema: str, table: str, files: list[CheckedFile] | None) -> str:
+    target = f"{quote_ident(schema)}.{quote_ident(table)}"
+    if not files:
+        columns = ", ".join(f"{quote_ident(c)} {t}" for c, t in TABLES[table].items())
+        return f"create or replace table {target} ({columns})"
+    # Files in their listed order, rows in file order (preserve_insertion_order): a reproducible table.
+    return f"create or replace table {target} as " + " union all ".join(
+        f"select {f.select_list} from {f.read}" for f in files
+    )
 
 
 def load(source_dir: Path, db_path: Path, schema: str = "raw", log=print) -> dict[str, int]:
@@ -216,27 +239,28 @@ def load(source_dir: Path, db_path: Path, schema: str = "raw", log=print) -> dic
         con.execute("set TimeZone = 'UTC'")
         # Row numbers in error messages follow the file's order.
         con.execute("set preserve_insertion_order = true")
+        checked: dict[str, list[CheckedFile] | None] = {}
         counts = {}
         for table, table_files in found.items():
             if table_files is None:
-                con.execute(empty_table_sql(table))
-                counts[table] = 0
+                checked[table], counts[table] = None, 0
                 log(f"  {table:<22} no file: loaded empty (optional)")
                 continue
-            _, counts[table] = stage_table(con, table_files)
+            checked[table] = check_table(con, table_files)
+            counts[table] = sum(f.rows for f in checked[table])
             names = ", ".join(str(p.relative_to(source_dir)) for p in table_files.files)
             log(f"  {table:<22} {counts[table]:>12,} rows from {names}")
 
-        # The switch: all tables replaced in one transaction, or none.
+        # The switch: every table written in one transaction, or none.
         con.execute("begin transaction")
         try:
             con.execute(f"create schema if not exists {quote_ident(schema)}")
             for table in TABLES:
-                con.execute(
-                    f"create or replace table {quote_ident(schema)}.{quote_ident(table)} as "
-                    f"select * from staged_{table}"
-                )
+                con.execute(create_table_sql(schema, table, checked[table]))
             con.execute("commit")
+        except duckdb.Error as error:
+            con.execute("rollback")
+            raise LoadError(f"{db_path}: writing the raw tables failed, nothing changed ({first_line(error)})") from error
         except BaseException:
             con.execute("rollback")
             raise

@@ -7,13 +7,13 @@ campaigns as (
 ),
 
 rfm_features as (
-    select campaign_id, customer_id, rfm_segment, lifecycle_segment
+    select campaign_id, customer_id
     from {{ ref('rfm_features') }}
 ),
 
-campaign_targets as (
-    select campaign_id, customer_id
-    from {{ ref('campaign_targets') }}
+segment_members as (
+    select campaign_id, customer_id, has_bought_target_category
+    from {{ ref('int_campaign_segment_members') }}
 ),
 
 scored as (
@@ -22,24 +22,13 @@ scored as (
     group by campaign_id
 ),
 
-segment_members as (
-    select rfm_features.campaign_id, count(*) as segment_customers
-    from rfm_features
-    inner join campaigns
-        on rfm_features.campaign_id = campaigns.campaign_id
-        and (
-            campaigns.target_segment is null
-            or campaigns.target_segment = case campaigns.segment_scheme
-                when 'lifecycle' then rfm_features.lifecycle_segment
-                else rfm_features.rfm_segment
-            end
-        )
-    group by rfm_features.campaign_id
-),
-
-targeted as (
-    select campaign_id, count(*) as target_customers
-    from campaign_targets
+segment_counts as (
+    select
+        campaign_id,
+        count(*) as segment_customers,
+        sum(case when has_bought_target_category then 1 else 0 end) as already_bought_category,
+        sum(case when has_bought_target_category then 0 else 1 end) as target_customers
+    from segment_members
     group by campaign_id
 ),
 
@@ -52,17 +41,14 @@ funnel as (
         campaigns.target_segment,
         campaigns.target_category,
         coalesce(scored.scored_customers, 0) as scored_customers,
-        coalesce(segment_members.segment_customers, 0) as segment_customers,
-        coalesce(segment_members.segment_customers, 0) - coalesce(targeted.target_customers, 0)
-            as already_bought_category,
-        coalesce(targeted.target_customers, 0) as target_customers
+        cast(coalesce(segment_counts.segment_customers, 0) as bigint) as segment_customers,
+        cast(coalesce(segment_counts.already_bought_category, 0) as bigint) as already_bought_category,
+        cast(coalesce(segment_counts.target_customers, 0) as bigint) as target_customers
     from campaigns
     left join scored
         on campaigns.campaign_id = scored.campaign_id
-    left join segment_members
-        on campaigns.campaign_id = segment_members.campaign_id
-    left join targeted
-        on campaigns.campaign_id = targeted.campaign_id
+    left join segment_counts
+        on campaigns.campaign_id = segment_counts.campaign_id
 )
 
 select * from funnel
