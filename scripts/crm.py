@@ -43,6 +43,14 @@ MARTS = (
     "uplift_by_segment_arm",
     "campaign_sample_ratio",
     "campaign_roi_simulation",
+    "cluster_selection",
+    "customer_clusters",
+    "cluster_profiles",
+    "clusters_by_segment",
+    "customer_value_fit",
+    "customer_value",
+    "customer_value_holdout",
+    "churn_model_evaluation",
 )
 
 
@@ -54,7 +62,7 @@ def warehouse_path(arg: Path | None) -> Path:
 
 def dbt(args: list[str], db: Path) -> int:
     """Runs the dbt CLI of this environment on the project, against the warehouse file `db`."""
-    env = {**os.environ, "CRM_UPLIFT_DB": str(db), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    env = {**os.environ, "CRM_UPLIFT_DB": str(db), "CRM_UPLIFT_ROOT": str(ROOT), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     command = [str(Path(sys.executable).parent / "dbt"), *args, "--project-dir", str(ROOT), "--profiles-dir", str(ROOT)]
     return subprocess.run(command, cwd=ROOT, env=env).returncode
 
@@ -101,6 +109,7 @@ def print_summary(db: Path, truth: dict | None = None) -> None:
             print(f"  {mart:<24} {rows:>12,} rows")
         print_campaigns(con)
         print_uplift(con, truth)
+        print_clusters_and_value(con)
     finally:
         con.close()
     print(f"\nwarehouse: {db}")
@@ -168,6 +177,37 @@ def print_uplift(con, truth: dict | None) -> None:
         verdict = (f"significant at {alpha:.0%}" if significant
                    else "not distinguishable from zero" if p_value is not None else "no test (no variation)")
         print(f"{line}  {verdict}")
+
+
+def print_clusters_and_value(con) -> None:
+    """The data-driven segments and the customer-value model's fit and holdout error, in a few lines."""
+    print("\nK-means RFM clusters (first campaign's launch date):")
+    rows = con.execute("""
+        with first_campaign as (select min(campaign_id) as campaign_id from cluster_profiles)
+        select cluster_name, cluster_action, customers, customer_share, median_recency_days, median_frequency,
+               median_monetary, revenue_share
+        from cluster_profiles
+        where campaign_id = (select campaign_id from first_campaign)
+        order by cluster_id nulls last, cluster_name
+    """).fetchall()
+    print(f"  {'cluster':<26} {'action':<18} {'customers':>10} {'share':>6} {'med R':>6} {'med F':>6} "
+          f"{'med M':>9} {'rev share':>9}")
+    for name, action, customers, share, rec, freq, mon, rev in rows:
+        print(f"  {name:<26} {action:<18} {customers:>10,} {share:>6.1%} {rec:>6.0f} {freq:>6.1f} {mon:>9.2f} "
+              f"{rev:>9.1%}")
+    fit = dict(con.execute("""
+        select model || '.' || parameter, estimate from customer_value_fit where fit_scope = 'reference'
+    """).fetchall())
+    (mae, holdout_start, holdout_end) = con.execute(
+        "select max(mean_absolute_error), min(holdout_start), min(holdout_end) from customer_value_holdout"
+    ).fetchone()
+    aucs = con.execute("select predictor, max(auc) from churn_model_evaluation group by 1 order by 1").fetchall()
+    print("\ncustomer value (BG/NBD + Gamma-Gamma, time in days):")
+    print(f"  r {fit['bg_nbd.r']:.3f}  alpha {fit['bg_nbd.alpha']:.2f}  a {fit['bg_nbd.a']:.3f}  "
+          f"b {fit['bg_nbd.b']:.3f}   p {fit['gamma_gamma.p']:.2f}  q {fit['gamma_gamma.q']:.2f}  "
+          f"gamma {fit['gamma_gamma.gamma']:.2f}")
+    print(f"  holdout {holdout_start} to {holdout_end}: mean absolute error {mae:.3f} purchase days per customer")
+    print("  churn AUC: " + ", ".join(f"{name} {auc:.3f}" for name, auc in aucs))
 
 
 def print_campaigns(con) -> None:

@@ -1,0 +1,59 @@
+"""One row per customer first seen before the holdout cutoff: what the model fitted on the calibration period
+(customer_value_fit, scope `holdout_calibration`) predicted for the holdout window, what happened, and the
+RFM features the classic logistic churn model uses, with its out-of-fold prediction.
+"""
+
+import pandas as pd
+
+import model_settings
+
+import customer_value as cv
+
+COLUMNS = {
+    "customer_id": "bigint", "holdout_start": "date", "holdout_end": "date", "holdout_days": "double",
+    "repeat_purchase_days": "bigint", "days_first_to_last_purchase": "double", "days_since_first_purchase": "double",
+    "days_since_last_purchase": "double", "calibration_revenue": "double", "p_alive": "double",
+    "p_no_purchase_in_holdout": "double", "predicted_holdout_purchases": "double", "holdout_purchases": "bigint",
+    "holdout_revenue": "double", "no_purchase_in_holdout": "boolean", "logistic_no_purchase_probability": "double",
+}
+
+
+def model(dbt, session):
+    dbt.config(materialized="table")
+    fit = dbt.ref("customer_value_fit").df()
+    fit = fit[(fit["fit_scope"] == "holdout_calibration") & (fit["model"] == "bg_nbd")]
+    estimates = dict(zip(fit["parameter"], fit["estimate"]))
+    bg = (estimates["r"], estimates["alpha"], estimates["a"], estimates["b"])
+    cutoff = pd.Timestamp(fit["reference_date"].iloc[0]).date()
+
+    days = dbt.ref("int_customer_purchase_days").df().rename(columns={"revenue": "amount"})
+    holdout_end = pd.Timestamp(days["reference_date"].iloc[0]).date()
+    summary = cv.calibration_summary(days, cutoff, holdout_end=holdout_end)
+    x, t_x, T = summary["x"].to_numpy(), summary["t_x"].to_numpy(), summary["T"].to_numpy()
+
+    no_purchase = (summary["holdout_purchases"] == 0).to_numpy()
+    features = pd.DataFrame({
+        "customer_id": summary["customer_id"],
+        "recency": summary["recency_days"],
+        "frequency": x + 1,
+        "monetary": summary["total_value"],
+    })
+    scored = pd.DataFrame({
+        "customer_id": summary["customer_id"],
+        "holdout_start": cutoff,
+        "holdout_end": holdout_end,
+        "holdout_days": summary["holdout_length"],
+        "repeat_purchase_days": x,
+        "days_first_to_last_purchase": t_x,
+        "days_since_first_purchase": T,
+        "days_since_last_purchase": summary["recency_days"],
+        "calibration_revenue": summary["total_value"],
+        "p_alive": cv.p_alive(bg, x, t_x, T),
+        "p_no_purchase_in_holdout": cv.probability_no_purchase(bg, summary["holdout_length"].to_numpy(), x, t_x, T),
+        "predicted_holdout_purchases": cv.expected_purchases(bg, summary["holdout_length"].to_numpy(), x, t_x, T),
+        "holdout_purchases": summary["holdout_purchases"],
+        "holdout_revenue": summary["holdout_value"],
+        "no_purchase_in_holdout": no_purchase,
+        "logistic_no_purchase_probability": cv.cross_fitted_logistic_churn(features, no_purchase),
+    })
+    return model_settings.typed(session, scored.sort_values("customer_id"), COLUMNS)
