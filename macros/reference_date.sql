@@ -8,7 +8,7 @@
     {%- else -%}
         (
             select cast({{ dbt.dateadd('day', 1, 'max(ordered_at)') }} as date)
-            from {{ ref('stg_thelook__orders') }}
+            from {{ ref('transactions') }}
         )
     {%- endif -%}
 {%- endmacro %}

@@ -9,7 +9,10 @@
 Sections: 1 segment sizes and RFM profile, 2 category opportunities of each campaign's target segment,
 3 funnel, 4 conversion by arm, 5 uplift by segment and arm (forest plot, with the simulation's true effect
 when a truth file is given), 6 incremental margin, cost and ROI, 7 sample-ratio check, 8 a verdict in plain
-words for every uplift row.
+words for every uplift row, 9 K-means customer clusters (elbow chart, profiles, clusters against the rule-based
+segments; once per launch date), 10 customer value (BG/NBD and Gamma-Gamma parameters, the holdout check, the
+churn predictors' AUC, CLV by churn-risk band). A warehouse built before the marts of 9 or 10 existed gets a
+one-line note in their place.
 
 The warehouse is opened read-only and only the marts (and the campaigns seed) are queried; the figures are
 what the marts say, shaped for the charts. The page needs no network: plotly.js is inlined once. The same
@@ -92,14 +95,16 @@ def read_marts(db_path: Path) -> dict:
     try:
         data = {
             "campaigns": _rows(con, """
-                select c.campaign_id, c.campaign_name, c.launch_date, c.window_days, c.segment_scheme,
+                select c.campaign_id, c.campaign_name, c.was_sent, c.launch_date, c.window_days, c.segment_scheme,
                     c.target_segment, c.target_category, c.offer_amount, c.offer_min_basket,
                     f.scored_customers, f.segment_customers, f.already_bought_category, f.target_customers
-                from campaigns as c
+                from int_campaigns_for_source as c
                 left join campaign_funnel as f on f.campaign_id = c.campaign_id
                 order by c.launch_date, c.campaign_id
             """),
             "data_through": con.execute("select max(order_date) from transactions").fetchone()[0],
+            "data_has_categories": con.execute(
+                "select count(*) > 0 from transactions where category is not null").fetchone()[0],
             "outcomes": _rows(con, """
                 select campaign_id, count(*) as exposed, count(*) filter (where is_converted) as conversions,
                     min(launch_date) as window_start, max(window_end_date) as window_end
@@ -131,7 +136,7 @@ def read_marts(db_path: Path) -> dict:
                     r.ratio_frequence, r.gross_margin_rate, r.basket_index, r.segment_penetration,
                     r.all_penetration, r.margin_gap_per_customer, r.is_candidate, r.candidate_rank
                 from category_ratios as r
-                inner join campaigns as c
+                inner join int_campaigns_for_source as c
                     on r.campaign_id = c.campaign_id and r.segment_scheme = c.segment_scheme
                     and r.segment = c.target_segment
                 order by r.campaign_id, r.category
@@ -157,12 +162,82 @@ def read_marts(db_path: Path) -> dict:
         }
     except duckdb.CatalogException as error:
         raise ReportError(f"{db_path} lacks a mart the report needs (was dbt build run?): {error}") from error
+    try:
+        data["clusters"] = _read_optional(con, CLUSTER_MARTS, {
+            "selection": """
+                select campaign_id, cast(launch_date as date) as launch_date, k, inertia, silhouette, is_chosen,
+                    clustered_customers, transform, outliers, k_setting, seed, n_init, silhouette_sample_size
+                from cluster_selection order by launch_date, campaign_id, k
+            """,
+            "profiles": """
+                select campaign_id, cast(launch_date as date) as launch_date, cluster_id, cluster_name, cluster_action,
+                    is_outlier_group, customers, customer_share, median_recency_days, median_frequency,
+                    median_monetary, revenue, revenue_share
+                from cluster_profiles order by launch_date, campaign_id, cluster_id nulls last, cluster_name
+            """,
+            "by_segment": """
+                select campaign_id, cluster_id, cluster_name, segment_scheme, segment, customers, share_of_cluster,
+                    share_of_segment
+                from clusters_by_segment
+                order by campaign_id, cluster_id nulls last, cluster_name, segment_scheme, segment
+            """,
+        })
+        data["value"] = _read_optional(con, VALUE_MARTS, {
+            "fit": """
+                select fit_scope, reference_date, model, parameter, estimate, std_error, estimate_weeks,
+                    log_likelihood, customers, converged, calibration_start, calibration_end, time_unit
+                from customer_value_fit order by fit_scope, model, parameter
+            """,
+            # Rounded in SQL: a parallel floating-point sum may differ in its last bits from one run to the next.
+            # P(alive) is cut (not rounded) to 3 decimals, so that adjacent bands do not seem to overlap.
+            "bands": """
+                select churn_risk, count(*) as customers, floor(min(p_alive) * 1000) / 1000 as min_p_alive,
+                    floor(max(p_alive) * 1000) / 1000 as max_p_alive, round(avg(clv), 2) as mean_clv,
+                    round(median(clv), 2) as median_clv, round(sum(clv), 2) as total_clv
+                from customer_value group by churn_risk order by churn_risk
+            """,
+            "settings": """
+                select min(reference_date) as reference_date, min(clv_horizon_days) as min_horizon_days,
+                    max(clv_horizon_days) as max_horizon_days, round(min(margin_rate), 4) as min_margin_rate,
+                    round(max(margin_rate), 4) as max_margin_rate,
+                    min(annual_discount_rate) as min_discount_rate, max(annual_discount_rate) as max_discount_rate
+                from customer_value
+            """,
+            "holdout": """
+                select holdout_start, holdout_end, frequency_group, frequency_group_order, customers, actual_mean,
+                    predicted_mean, absolute_error, mean_absolute_error
+                from customer_value_holdout order by frequency_group_order, frequency_group
+            """,
+            "churn": """
+                select predictor, holdout_start, holdout_end, decile, customers, mean_predicted, observed_rate, auc,
+                    observed_base_rate
+                from churn_model_evaluation order by predictor, decile
+            """,
+        })
     finally:
         con.close()
     data["data_through"] = _native(data["data_through"])
     data["uplift"].sort(key=lambda r: (r["campaign_id"], SCHEME_ORDER.get(r["segment_scheme"], 9),
                                         _segment_key(r["segment"]), _arm_key(r["arm"])))
     return data
+
+
+CLUSTER_MARTS = ("cluster_selection", "cluster_profiles", "clusters_by_segment")
+VALUE_MARTS = ("customer_value_fit", "customer_value", "customer_value_holdout", "churn_model_evaluation")
+
+
+def _read_optional(con: duckdb.DuckDBPyConnection, marts: tuple[str, ...], queries: dict[str, str]) -> dict:
+    """The queries' rows, or {"missing": [...]} when the warehouse predates these marts (or has an older shape)."""
+    present = {row[0] for row in con.execute(
+        "select table_name from information_schema.tables "
+        "where table_catalog = current_database() and table_schema = current_schema()").fetchall()}
+    missing = [name for name in marts if name not in present]
+    if missing:
+        return {"missing": missing}
+    try:
+        return {key: _rows(con, sql) for key, sql in queries.items()}
+    except (duckdb.CatalogException, duckdb.BinderException):
+        return {"missing": list(marts), "outdated": True}
 
 
 def read_truth(truth_path: Path | None) -> dict:
@@ -233,6 +308,32 @@ def alpha_text(alpha: float) -> str:
     return f"{alpha * 100:g} %"
 
 
+def significant(value, digits: int = 4) -> str:
+    """`digits` significant digits without an exponent (at least the units): 222.0, 0.1668, 0.004703, 12,346."""
+    if value is None:
+        return "n/a"
+    if value == 0:
+        return "0"
+    decimals = max(0, digits - 1 - math.floor(math.log10(abs(value))))
+    return f"{value:,.{decimals}f}"
+
+
+def auc_text(value) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+          "November", "December"]
+
+
+def long_date(iso: str | None) -> str:
+    """2025-12-08 -> 8 December 2025 (fixed English names: no locale in the output)."""
+    if iso is None:
+        return "n/a"
+    day = date.fromisoformat(iso)
+    return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
+
+
 def segment_label(row: dict) -> str:
     return "all targets" if row["segment_scheme"] == "overall" else f"{row['segment']} customers"
 
@@ -241,13 +342,16 @@ def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
-def table(headers: list[str], rows: list[list], numeric_from: int = 1) -> str:
-    """An HTML table; cells are escaped, columns from `numeric_from` on are right-aligned numbers."""
+def table(headers: list[str], rows: list[list], numeric_from: int = 1, row_classes: list[str] | None = None) -> str:
+    """An HTML table; cells are escaped, columns from `numeric_from` on are right-aligned numbers; `row_classes`
+    gives each body row a class ('' for none)."""
     head = "".join(f'<th class="{"num" if i >= numeric_from else ""}">{esc(h)}</th>' for i, h in enumerate(headers))
+    classes = row_classes or [""] * len(rows)
     body = "".join(
-        "<tr>" + "".join(f'<td class="{"num" if i >= numeric_from else ""}">{esc(c)}</td>' for i, c in enumerate(row))
+        (f'<tr class="{esc(kind)}">' if kind else "<tr>")
+        + "".join(f'<td class="{"num" if i >= numeric_from else ""}">{esc(c)}</td>' for i, c in enumerate(row))
         + "</tr>"
-        for row in rows
+        for row, kind in zip(rows, classes)
     )
     return (f'<div class="table-wrap"><table><thead><tr>{head}</tr></thead>'
             f"<tbody>{body}</tbody></table></div>")
@@ -330,6 +434,10 @@ def section_categories(data: dict, figures: Figures) -> str:
              "category over everyone's. Frequency ratio (<code>ratio_frequence</code>): how often the segment "
              "buys the category over how often everyone does. Cross-sell candidates are rarely bought by the "
              "segment, with a high basket and a good margin; bubble area is the category's gross margin rate.</p>"]
+    if not data["categories"] and not data["data_has_categories"]:
+        parts.append(callout("info", "This data has no product categories (the Online Retail files): category "
+                                     "ratios and cross-sell candidates are not computed for it."))
+        return "\n".join(parts)
     for campaign in data["campaigns"]:
         cid, segment = campaign["campaign_id"], campaign["target_segment"]
         parts.append(f"<h3>{esc(campaign['campaign_name'])}</h3>")
@@ -742,6 +850,12 @@ def verdict(row: dict, campaign: dict, has_outcomes: bool, truth: dict) -> str:
     if uplift is None or row["conversion_p_value"] is None:
         return f"{who}: no test possible (no variation in conversion between the groups)."
     text = f"{who}: {points(uplift)} points ({level_text(alpha)} interval {points(low)} to {points(high)}), "
+    if campaign.get("was_sent") is False:
+        # Arms laid over history: nothing was sent, so whatever the numbers say is noise.
+        if row["is_significant"]:
+            return text + (f"'significant' at {alpha_text(alpha)}, but this campaign was never sent: a false "
+                           "positive of the kind a test gives one time in twenty, not an effect.")
+        return text + "as expected for a campaign that was never sent: noise, not an effect."
     if row["is_significant"]:
         text += f"significant at {alpha_text(alpha)}"
         if uplift < 0:
@@ -767,6 +881,11 @@ def section_verdicts(data: dict, truth: dict) -> str:
         has_outcomes, note = outcome_status(data, campaign)
         if note:
             parts.append(callout("warn" if not has_outcomes else "info", note))
+        if campaign.get("was_sent") is False:
+            parts.append(callout("info", "A/A check: this campaign was never sent. Its arms were laid over "
+                                         "history, so every difference between them is noise, whatever its sign. "
+                                         "A negative row is not cannibalisation, and a significant one is the "
+                                         "false positive that one test in twenty gives at 95 %."))
         if any(r["is_sample_ratio_mismatch"] for r in data["arms"] if r["campaign_id"] == cid):
             parts.append(callout("bad", "Sample ratio mismatch: the verdicts below cannot be trusted."))
         rows = [r for r in data["uplift"] if r["campaign_id"] == cid]
@@ -775,7 +894,7 @@ def section_verdicts(data: dict, truth: dict) -> str:
             continue
         items = []
         for r in rows:
-            significant = has_outcomes and bool(r["is_significant"])
+            significant = has_outcomes and bool(r["is_significant"]) and campaign.get("was_sent") is not False
             kind = "neutral" if not significant else ("positive" if (r["conversion_uplift"] or 0) >= 0 else "negative")
             items.append(
                 f'<li class="verdict {kind}" data-campaign="{esc(cid)}" data-scheme="{esc(r["segment_scheme"])}" '
@@ -783,6 +902,379 @@ def section_verdicts(data: dict, truth: dict) -> str:
                 f"{esc(verdict(r, campaign, has_outcomes, truth))}</li>"
             )
         parts.append('<ul class="verdicts">' + "".join(items) + "</ul>")
+    return "\n".join(parts)
+
+
+def missing_note(part: dict, what: str) -> str:
+    """The one line shown instead of a section whose marts this warehouse does not have."""
+    names = ", ".join(f"<code>{esc(name)}</code>" for name in part["missing"])
+    problem = "has an older version of the" if part.get("outdated") else "has no"
+    return callout("warn", f"This warehouse {problem} {what} marts ({names}): rebuild it with "
+                           "<code>dbt build</code> to see this section.")
+
+
+TRANSFORM_TEXT = {"log1p": "log(1 + value), then standardised", "none": "standardised, not transformed"}
+OUTLIER_TEXT = {
+    "none": "none set aside (<code>cluster_outliers = none</code>)",
+    "iqr": "customers beyond 1.5 &times; IQR on monetary or frequency set aside as outlier groups "
+           "(<code>cluster_outliers = iqr</code>)",
+}
+
+
+def cluster_choice_text(selection: list[dict], outlier_customers: int) -> str:
+    """How k was chosen and with which options, in one paragraph (HTML)."""
+    first = selection[0]
+    chosen = [r for r in selection if r["is_chosen"]]
+    ks = [r["k"] for r in selection]
+    scored = [r for r in selection if r["silhouette"] is not None]
+    best = max(scored, key=lambda r: (r["silhouette"], -r["k"])) if scored else None
+    span = f"k = {min(ks)} to {max(ks)}" if len(ks) > 1 else f"k = {ks[0]}"
+    if not chosen:
+        how = "<strong>no k is marked as chosen</strong>"
+    elif first["k_setting"] == "auto":
+        k = chosen[0]
+        how = (f"<strong>k = {k['k']} was chosen</strong>, the best silhouette ({ratio(k['silhouette'], 3)}) "
+               "of the k tried (<code>cluster_k = auto</code>)")
+    else:
+        k = chosen[0]
+        how = (f"<strong>k = {k['k']} was chosen</strong>, fixed by <code>cluster_k = {esc(first['k_setting'])}</code> "
+               f"(silhouette {ratio(k['silhouette'], 3)})")
+        if best is not None and best["k"] != k["k"]:
+            how += f"; the best silhouette of the k tried was at k = {best['k']} ({ratio(best['silhouette'], 3)})"
+    clustered = first["clustered_customers"]
+    sample = first["silhouette_sample_size"]
+    silhouette_on = (f"a seeded sample of {count(sample)} customers" if sample is not None and clustered is not None
+                     and clustered > sample else "every clustered customer")
+    outliers = OUTLIER_TEXT.get(first["outliers"], f"<code>{esc(first['outliers'])}</code>")
+    if outlier_customers:
+        outliers += f": {count(outlier_customers)} customers"
+    return (f"<p>K-means on recency, frequency and monetary value "
+            f"({esc(TRANSFORM_TEXT.get(first['transform'], first['transform']))}) of {count(clustered)} customers, "
+            f"tried for {span}: {how}. Options: outliers {outliers}; seed {esc(first['seed'])}, "
+            f"{esc(first['n_init'])} initialisations per k (the lowest inertia kept); silhouette on "
+            f"{silhouette_on}.</p>")
+
+
+def section_clusters(data: dict, figures: Figures) -> str:
+    parts = ['<h2 id="clusters">9. Customer clusters (K-means on RFM)</h2>']
+    clusters = data.get("clusters") or {"missing": list(CLUSTER_MARTS)}
+    if "missing" in clusters:
+        parts.append(missing_note(clusters, "customer-cluster"))
+        return "\n".join(parts)
+    parts.append("<p>The same pre-launch recency, frequency and monetary features as section 1, grouped by K-means "
+                 "instead of fixed rules. The elbow chart shows the within-cluster sum of squares (inertia, lower is "
+                 "tighter; it always falls as k grows) and the silhouette (higher is better separated) for every k "
+                 "tried. Clusters are numbered by centroid value (1 = most valuable) and named from the centroid. "
+                 "Campaigns launched the same day share their clusters: each launch date is shown once.</p>")
+    names = {c["campaign_id"]: c["campaign_name"] or c["campaign_id"] for c in data["campaigns"]}
+    by_launch: dict[str, list[dict]] = {}
+    for row in clusters["selection"]:
+        by_launch.setdefault(row["launch_date"], []).append(row)
+    if not by_launch:
+        parts.append(callout("warn", "No clusters: <code>cluster_selection</code> is empty."))
+    for launch, rows in by_launch.items():
+        campaign_ids = sorted({r["campaign_id"] for r in rows})
+        shown = campaign_ids[0]
+        selection = [r for r in rows if r["campaign_id"] == shown]
+        parts.append(f"<h3>As of {esc(launch)} <span class=\"muted\">"
+                     f"({esc(', '.join(names.get(c, c) for c in campaign_ids))})</span></h3>")
+        profiles = [r for r in clusters["profiles"] if r["campaign_id"] == shown]
+        outlier_customers = sum(r["customers"] or 0 for r in profiles if r["is_outlier_group"])
+        parts.append(cluster_choice_text(selection, outlier_customers))
+
+        ks = [r["k"] for r in selection]
+        fig = make_subplots(specs=[[{"secondary_y": True}]])
+        fig.add_trace(go.Scatter(
+            x=ks, y=[r["inertia"] for r in selection], name="inertia", mode="lines+markers",
+            line=dict(color="#334e68", width=2.5), marker=dict(size=7),
+            hovertemplate="k = %{x}<br>inertia %{y:,.0f}<extra></extra>",
+        ), secondary_y=False)
+        fig.add_trace(go.Scatter(
+            x=ks, y=[r["silhouette"] for r in selection], name="silhouette", mode="lines+markers",
+            line=dict(color="#d97706", width=2.5, dash="dot"), marker=dict(size=7),
+            hovertemplate="k = %{x}<br>silhouette %{y:.3f}<extra></extra>",
+        ), secondary_y=True)
+        for r in (r for r in selection if r["is_chosen"]):
+            fig.add_trace(go.Scatter(
+                x=[r["k"]], y=[r["silhouette"]], name=f"chosen k = {r['k']}", mode="markers",
+                marker=dict(symbol="star", size=18, color="#dc2626", line=dict(width=1, color="white")),
+                hovertemplate="chosen k = %{x}<br>silhouette %{y:.3f}<extra></extra>",
+            ), secondary_y=True)
+            fig.add_vline(x=r["k"], line=dict(color="#dc2626", width=1, dash="dash"))
+        fig.update_xaxes(title="k (number of clusters)", dtick=1)
+        fig.update_yaxes(title="inertia (within-cluster sum of squares)", tickformat=",.0f", rangemode="tozero",
+                         secondary_y=False)
+        fig.update_yaxes(title="silhouette", tickformat=".2f", showgrid=False, secondary_y=True)
+        fig.update_layout(margin=dict(t=60))
+        parts.append(figures.html(fig, f"cluster-elbow-{launch}", 360))
+
+        if not profiles:
+            parts.append(callout("warn", "No cluster profile for this launch date."))
+            continue
+        if outlier_customers:
+            parts.append(callout("info", "Rows marked <strong>outlier group</strong> are customers set aside "
+                                         "before K-means (<code>cluster_outliers = iqr</code>), not clusters: "
+                                         "their figures describe the group, which K-means never saw."))
+        parts.append(table(
+            ["Cluster", "Action", "Customers", "Share", "Median recency (days)", "Median frequency (orders)",
+             "Median monetary (revenue)", "Revenue share"],
+            [[f"{r['cluster_name']} (outlier group)" if r["is_outlier_group"] else
+              (f"{r['cluster_id']}. {r['cluster_name']}" if r["cluster_id"] is not None else r["cluster_name"]),
+              r["cluster_action"], count(r["customers"]), pct(r["customer_share"]),
+              count(r["median_recency_days"]), ratio(r["median_frequency"], 1), money(r["median_monetary"]),
+              pct(r["revenue_share"])] for r in profiles],
+            numeric_from=2, row_classes=["outlier" if r["is_outlier_group"] else "" for r in profiles]))
+
+        crossed = [r for r in clusters["by_segment"] if r["campaign_id"] == shown]
+        cluster_names = [r["cluster_name"] for r in profiles]
+        cluster_labels = [f"{name} (outlier group)" if r["is_outlier_group"] else name
+                          for name, r in zip(cluster_names, profiles)]
+        schemes = [(s, title) for s, title in (("rfm_tier", "RFM tier"), ("lifecycle", "Lifecycle"))
+                   if any(r["segment_scheme"] == s for r in crossed)]
+        if not schemes:
+            parts.append(callout("warn", "No cluster-by-segment rows for this launch date."))
+            continue
+        parts.append("<p>Clusters against the rule-based segments of section 1: the share of each cluster's "
+                     "customers in each segment (a row adds up to 100 % within a scheme).</p>")
+        fig = make_subplots(rows=1, cols=len(schemes), subplot_titles=[t for _, t in schemes],
+                            horizontal_spacing=0.06, shared_yaxes=True)
+        for col, (scheme, _) in enumerate(schemes, start=1):
+            segments = sorted({r["segment"] for r in crossed if r["segment_scheme"] == scheme}, key=_segment_key)
+            found = {(r["cluster_name"], r["segment"]): r for r in crossed if r["segment_scheme"] == scheme}
+            z = [[found[(c, s)]["share_of_cluster"] if (c, s) in found else 0 for s in segments] for c in cluster_names]
+            fig.add_trace(go.Heatmap(
+                z=z, x=segments, y=cluster_labels, zmin=0, zmax=1, colorscale="Blues", showscale=col == 1,
+                colorbar=dict(title="share of cluster", tickformat=".0%", len=0.9),
+                text=[[pct(v, 0) for v in line] for line in z], texttemplate="%{text}",
+                customdata=[[found[(c, s)]["customers"] if (c, s) in found else 0 for s in segments]
+                            for c in cluster_names],
+                hovertemplate="%{y} in %{x}: %{z:.1%} of the cluster<br>%{customdata:,} customers<extra></extra>",
+                name=scheme,
+            ), row=1, col=col)
+        fig.update_yaxes(autorange="reversed")
+        fig.update_annotations(font_size=13)
+        fig.update_layout(margin=dict(t=50))
+        parts.append(figures.html(fig, f"cluster-segments-{launch}", max(220, 110 + 44 * len(cluster_names))))
+    return "\n".join(parts)
+
+
+BG_NBD_PARAMETERS = {"r": 0, "alpha": 1, "a": 2, "b": 3}
+GAMMA_GAMMA_PARAMETERS = {"p": 0, "q": 1, "gamma": 2}
+MODEL_ORDER = {"bg_nbd": 0, "gamma_gamma": 1}
+MODEL_TITLES = {"bg_nbd": "BG/NBD", "gamma_gamma": "Gamma-Gamma"}
+PARAMETER_MEANINGS = {
+    ("bg_nbd", "r"): "shape of the Gamma spread of purchase rates",
+    ("bg_nbd", "alpha"): "scale of the Gamma spread of purchase rates",
+    ("bg_nbd", "a"): "Beta spread of the dropout probability",
+    ("bg_nbd", "b"): "Beta spread of the dropout probability",
+    ("gamma_gamma", "p"): "shape of the spend per purchase day",
+    ("gamma_gamma", "q"): "shape of the spread of customers' mean spend",
+    ("gamma_gamma", "gamma"): "scale of the spread of customers' mean spend",
+}
+PREDICTOR_ORDER = {"bg_nbd_one_minus_p_alive": 0, "bg_nbd_p_no_purchase": 1, "logistic_rfm": 2}
+PREDICTOR_LABELS = {
+    "bg_nbd_one_minus_p_alive": "1 − P(alive), BG/NBD",
+    "bg_nbd_p_no_purchase": "P(no purchase in the window), BG/NBD",
+    "logistic_rfm": "Logistic regression on recency, frequency, monetary",
+}
+PREDICTOR_PHRASES = {
+    "bg_nbd_p_no_purchase": "the model's own probability of no purchase in the window",
+    "logistic_rfm": "the logistic regression on recency, frequency and monetary value",
+}
+PREDICTOR_COLOURS = {"bg_nbd_one_minus_p_alive": "#dc2626", "bg_nbd_p_no_purchase": "#2563eb",
+                     "logistic_rfm": "#059669"}
+RISK_ORDER = {"high": 0, "medium": 1, "low": 2}
+RISK_COLOURS = {"high": "#dc2626", "medium": "#d97706", "low": "#059669"}
+
+
+def _parameter_key(row: dict) -> tuple:
+    order = BG_NBD_PARAMETERS if row["model"] == "bg_nbd" else GAMMA_GAMMA_PARAMETERS
+    return (MODEL_ORDER.get(row["model"], 9), row["model"], order.get(row["parameter"], 9), row["parameter"])
+
+
+def churn_callout(aucs: dict[str, float]) -> tuple[str, str]:
+    """(callout kind, HTML): why 1 - P(alive) misranks, and how it compares, worded from the AUCs themselves."""
+    text = ("<strong>1 − P(alive) gives every one-purchase customer the lowest churn risk.</strong> BG/NBD lets a "
+            "customer drop out only after a purchase, so a customer seen on a single purchase day is certainly "
+            "still \"alive\" (1 − P(alive) = 0), though such customers are the least likely to come back.")
+    base = aucs.get("bg_nbd_one_minus_p_alive")
+    if base is None:
+        return "info", text
+    others = sorted((p for p in aucs if p != "bg_nbd_one_minus_p_alive" and aucs[p] is not None),
+                    key=lambda p: (PREDICTOR_ORDER.get(p, 9), p))
+    text += f" Its AUC is {auc_text(base)}"
+    if round(base, 3) < 0.5:
+        text += " (below 0.5: worse than ranking at random)"
+    groups = {"worse": [], "better": [], "same": []}
+    for p in others:
+        other = round(aucs[p], 3)
+        groups["worse" if round(base, 3) < other else "better" if round(base, 3) > other else "same"].append(p)
+    clauses = []
+    for key, lead in (("worse", "it ranks worse than"), ("same", "it ranks as well as"),
+                      ("better", "it ranks better than")):
+        if groups[key]:
+            joiner = " and as " if key == "same" else " and than "
+            clauses.append(lead + " " + joiner.join(
+                f"{PREDICTOR_PHRASES.get(p, esc(p))} (AUC {auc_text(aucs[p])})" for p in groups[key]))
+    if clauses:
+        text += ": " + "; ".join(clauses)
+    text += "."
+    ranked = sorted((p for p in aucs if aucs[p] is not None),
+                    key=lambda p: (-round(aucs[p], 3), PREDICTOR_ORDER.get(p, 9)))
+    if len(ranked) > 1 and round(aucs[ranked[0]], 3) > round(aucs[ranked[1]], 3):
+        text += (f" The best ranking here: {esc(PREDICTOR_LABELS.get(ranked[0], ranked[0]))} "
+                 f"(AUC {auc_text(aucs[ranked[0]])}).")
+    return ("warn" if groups["worse"] else "info"), text
+
+
+def section_customer_value(data: dict, figures: Figures) -> str:
+    parts = ['<h2 id="customer-value">10. Customer value (BG/NBD + Gamma-Gamma)</h2>']
+    value = data.get("value") or {"missing": list(VALUE_MARTS)}
+    if "missing" in value:
+        parts.append(missing_note(value, "customer-value"))
+        return "\n".join(parts)
+    parts.append("<p>BG/NBD models each customer's purchase days (a purchase rate while active, and a chance to "
+                 "drop out after each purchase); Gamma-Gamma models the spend per purchase day. Together they give "
+                 "P(alive), expected purchases and a customer lifetime value (CLV).</p>")
+
+    # Parameters of the reference fit.
+    parts.append("<h3>Fitted parameters</h3>")
+    fit = sorted((r for r in value["fit"] if r["fit_scope"] == "reference"), key=_parameter_key)
+    if not fit:
+        parts.append(callout("warn", "No reference fit in <code>customer_value_fit</code>."))
+    else:
+        first = fit[0]
+        parts.append(f"<p>Maximum likelihood on purchase days from {esc(first['calibration_start'])} to "
+                     f"{esc(first['calibration_end'])} (reference date {esc(first['reference_date'])}); time in "
+                     f"{esc(first['time_unit'] or 'day')}s, with alpha also in weeks. Standard errors from the inverse "
+                     "Hessian. Gamma-Gamma is fitted only on customers with a repeat purchase day.</p>")
+        if not all(r["converged"] for r in fit):
+            parts.append(callout("bad", "The optimiser did not report convergence for "
+                                        + esc(", ".join(sorted({MODEL_TITLES.get(r["model"], r["model"])
+                                                                for r in fit if not r["converged"]})))
+                                        + ": the parameters are not to be trusted."))
+        parts.append(table(
+            ["Model", "Parameter", "Meaning", "Estimate", "Std. error", "Estimate (weeks)", "Log-likelihood",
+             "Customers"],
+            [[MODEL_TITLES.get(r["model"], r["model"]), r["parameter"],
+              PARAMETER_MEANINGS.get((r["model"], r["parameter"]), ""), significant(r["estimate"]),
+              significant(r["std_error"]),
+              # Only the parameters that carry time (alpha) differ in weeks.
+              significant(r["estimate_weeks"])
+              if r["estimate_weeks"] is not None and r["estimate_weeks"] != r["estimate"] else "",
+              f"{r['log_likelihood']:,.1f}" if r["log_likelihood"] is not None else "n/a", count(r["customers"])]
+             for r in fit],
+            numeric_from=3))
+
+    # Holdout check.
+    parts.append("<h3>Holdout check</h3>")
+    holdout = value["holdout"]
+    if not holdout:
+        parts.append(callout("warn", "No rows in <code>customer_value_holdout</code>."))
+    else:
+        start, end = holdout[0]["holdout_start"], holdout[0]["holdout_end"]
+        last = _day_before(end)
+        days = date.fromisoformat(end).toordinal() - date.fromisoformat(start).toordinal()
+        mae = holdout[0]["mean_absolute_error"]
+        parts.append(f"<p>BG/NBD fitted again on the purchase days before {esc(long_date(start))} only, then asked "
+                     f"how many purchase days each customer would have from {esc(long_date(start))} to "
+                     f"{esc(long_date(last))} ({days} days), against what they actually did, by the number of repeat "
+                     f"purchase days before the cutoff. <strong>Mean absolute error: {ratio(mae, 4)} purchase days "
+                     "per customer</strong> (weighted by customers).</p>")
+        groups = [r["frequency_group"] for r in holdout]
+        fig = go.Figure()
+        for key, name, colour in (("actual_mean", "actual", "#334e68"), ("predicted_mean", "predicted (BG/NBD)",
+                                                                          "#d97706")):
+            fig.add_trace(go.Bar(
+                x=groups, y=[r[key] for r in holdout], name=name, marker_color=colour,
+                customdata=[r["customers"] for r in holdout],
+                hovertemplate=(f"{name}<br>%{{x}} repeat purchase days before the cutoff<br>%{{y:.3f}} purchase "
+                               "days per customer<br>%{customdata:,} customers<extra></extra>"),
+            ))
+        fig.update_xaxes(title="repeat purchase days before the cutoff", type="category")
+        fig.update_yaxes(title="mean purchase days in the holdout", rangemode="tozero")
+        fig.update_layout(barmode="group", bargap=0.25, margin=dict(t=60))
+        parts.append('<div class="grid">' + figures.html(fig, "value-holdout", 360) + table(
+            ["Repeat days", "Customers", "Actual mean", "Predicted mean", "Absolute error"],
+            [[r["frequency_group"], count(r["customers"]), ratio(r["actual_mean"], 3), ratio(r["predicted_mean"], 3),
+              ratio(r["absolute_error"], 3)] for r in holdout]) + "</div>")
+
+    # Churn predictors.
+    parts.append("<h3>Churn predictors</h3>")
+    churn = value["churn"]
+    if not churn:
+        parts.append(callout("warn", "No rows in <code>churn_model_evaluation</code>."))
+    else:
+        start, end = churn[0]["holdout_start"], churn[0]["holdout_end"]
+        predictors = sorted({r["predictor"] for r in churn}, key=lambda p: (PREDICTOR_ORDER.get(p, 9), p))
+        aucs = {p: next(r["auc"] for r in churn if r["predictor"] == p) for p in predictors}
+        parts.append(f"<p>Which customers made no purchase from {esc(long_date(start))} to "
+                     f"{esc(long_date(_day_before(end)))} ({pct(churn[0]['observed_base_rate'])} of them), predicted "
+                     "from the data before that window only. AUC: the chance that a customer with no purchase is "
+                     "ranked riskier than one with a purchase (0.5 = random, 1 = perfect). The chart compares each "
+                     "predictor's mean prediction with the observed rate, by decile of the prediction.</p>")
+        kind, text = churn_callout(aucs)
+        parts.append(callout(kind, text))
+        fig = go.Figure()
+        fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfect calibration",
+                                 line=dict(color="#9aa5b1", dash="dash", width=1), hoverinfo="skip"))
+        for p in predictors:
+            rows = [r for r in churn if r["predictor"] == p]
+            fig.add_trace(go.Scatter(
+                x=[r["mean_predicted"] for r in rows], y=[r["observed_rate"] for r in rows], mode="lines+markers",
+                name=PREDICTOR_LABELS.get(p, p), line=dict(color=PREDICTOR_COLOURS.get(p, GREY), width=2),
+                customdata=[[r["decile"], r["customers"]] for r in rows],
+                hovertemplate=("decile %{customdata[0]} (%{customdata[1]:,} customers)<br>predicted %{x:.1%}"
+                               "<br>observed %{y:.1%}<extra></extra>"),
+            ))
+        fig.update_xaxes(title="mean predicted probability of no purchase", tickformat=".0%", range=[0, 1])
+        fig.update_yaxes(title="observed share with no purchase", tickformat=".0%", range=[0, 1])
+        fig.update_layout(margin=dict(t=80), legend=dict(orientation="v", y=1.02, yanchor="bottom"))
+        parts.append('<div class="grid">' + figures.html(fig, "value-churn-calibration", 420) + table(
+            ["Predictor", "AUC"], [[PREDICTOR_LABELS.get(p, p), auc_text(aucs[p])] for p in predictors]) + "</div>")
+
+    # CLV by churn-risk band.
+    parts.append("<h3>CLV by churn-risk band</h3>")
+    bands = sorted(value["bands"], key=lambda r: (RISK_ORDER.get(r["churn_risk"], 9), r["churn_risk"] or ""))
+    settings = value["settings"][0] if value["settings"] else {}
+    if not bands:
+        parts.append(callout("warn", "No customer in <code>customer_value</code>."))
+        return "\n".join(parts)
+    horizon = (f"{count(settings['min_horizon_days'])} days" if settings.get("min_horizon_days") is not None
+               and settings["min_horizon_days"] == settings["max_horizon_days"] else "the configured horizon")
+    margin_rate = (f"a margin rate of {pct(settings['min_margin_rate'])}" if settings.get("min_margin_rate") is not None
+                   and settings["min_margin_rate"] == settings["max_margin_rate"] else "the margin rate")
+    discount = (f"discounted at {pct(settings['min_discount_rate'])} a year"
+                if settings.get("min_discount_rate") is not None
+                and settings["min_discount_rate"] == settings["max_discount_rate"] else "discounted")
+    parts.append(f"<p>CLV: the expected margin over the {horizon} from {esc(settings.get('reference_date'))} "
+                 f"(expected purchase days x expected spend per purchase day x {margin_rate}), {discount}. "
+                 "Churn risk is the band of P(alive); its range in each band is in the table.</p>")
+    total_customers = sum(r["customers"] for r in bands) or 1
+    total_clv = sum(r["total_clv"] or 0 for r in bands) or 1
+    labels = [r["churn_risk"] for r in bands]
+    colours = [RISK_COLOURS.get(r["churn_risk"], GREY) for r in bands]
+    fig = make_subplots(rows=1, cols=3, horizontal_spacing=0.09,
+                        subplot_titles=("Customers", "Mean CLV per customer", "Total CLV"))
+    for col, (key, fmt) in enumerate((("customers", "{:,.0f}"), ("mean_clv", "{:,.2f}"), ("total_clv", "{:,.0f}")),
+                                     start=1):
+        fig.add_trace(go.Bar(
+            x=labels, y=[r[key] for r in bands], marker_color=colours, showlegend=False, name=key,
+            text=[fmt.format(r[key]) for r in bands], textposition="outside", cliponaxis=False,
+            hovertemplate="churn risk %{x}<br>%{y:,.2f}<extra></extra>",
+        ), row=1, col=col)
+        fig.update_yaxes(range=[0, max((r[key] or 0) for r in bands) * 1.18 or 1], row=1, col=col)
+    fig.update_xaxes(title="churn risk")
+    fig.update_annotations(font_size=13)
+    fig.update_layout(bargap=0.3, margin=dict(t=50))
+    parts.append(figures.html(fig, "value-clv-bands", 340))
+    parts.append(table(
+        ["Churn risk", "P(alive) range", "Customers", "Share", "Mean CLV", "Median CLV", "Total CLV",
+         "Share of CLV"],
+        [[r["churn_risk"], f"{ratio(r['min_p_alive'], 3)} to {ratio(r['max_p_alive'], 3)}", count(r["customers"]),
+          pct(r["customers"] / total_customers), ratio(r["mean_clv"], 2), ratio(r["median_clv"], 2),
+          money(r["total_clv"]), pct((r["total_clv"] or 0) / total_clv)] for r in bands],
+        numeric_from=1))
     return "\n".join(parts)
 
 
@@ -849,6 +1341,8 @@ ul.verdicts { list-style: none; padding: 0; margin: 8px 0; }
 li.verdict { padding: 6px 12px; margin: 4px 0; border-left: 4px solid #cbd2d9; background: #fafbfc; }
 li.verdict.positive { border-color: #059669; }
 li.verdict.negative { border-color: #dc2626; }
+tr.outlier td { background: #fff7ed; font-style: italic; }
+tr.outlier td:first-child { border-left: 4px solid #d97706; }
 .glance { margin-top: 18px; }
 .glance h2 { border-top: none; margin-top: 12px; }
 #script-errors { color: #b91c1c; background: #fef2f2; padding: 8px; white-space: pre-wrap; }
@@ -896,11 +1390,14 @@ def render(data: dict, truth: dict, db_path: Path, truth_path: Path | None) -> s
         section_money(data, figures),
         section_srm(data, figures),
         section_verdicts(data, truth),
+        section_clusters(data, figures),
+        section_customer_value(data, figures),
     ]
     nav = "".join(f'<a href="#{anchor}">{label}</a>' for anchor, label in [
         ("segments", "1 Segments"), ("categories", "2 Categories"), ("funnel", "3 Funnel"),
         ("conversion", "4 Conversion"), ("uplift", "5 Uplift"), ("money", "6 Margin &amp; ROI"),
-        ("srm", "7 Sample ratio"), ("verdicts", "8 Verdicts")])
+        ("srm", "7 Sample ratio"), ("verdicts", "8 Verdicts"), ("clusters", "9 Clusters"),
+        ("customer-value", "10 Customer value")])
     header = (
         "<header><h1>Campaign report</h1>"
         f'<p class="meta">Warehouse <code>{esc(db_path)}</code></p>'
@@ -923,7 +1420,8 @@ def render(data: dict, truth: dict, db_path: Path, truth_path: Path | None) -> s
         summary(data),
         *body,
         "<footer>Built by <code>scripts/build_report.py</code> from the marts of crm-uplift. Intervals: Wilson for "
-        "rates, Wald for uplifts, Welch for money per customer; see <code>models/marts/_marts__models.yml</code>."
+        "rates, Wald for uplifts, Welch for money per customer; see <code>models/marts/_marts__models.yml</code>, "
+        "<code>models/marts/clusters/</code> and <code>models/marts/customer_value/</code>."
         "</footer>",
         "</main></body></html>",
         "",

@@ -107,6 +107,9 @@ def print_summary(db: Path, truth: dict | None = None) -> None:
         for mart in MARTS:
             (rows,) = con.execute(f"select count(*) from {mart}").fetchone()
             print(f"  {mart:<24} {rows:>12,} rows")
+        if source_type_of(con) == "online_retail":
+            print("  (category_ratios is empty: the Online Retail files have no product categories)")
+            print_data_quality(con)
         print_campaigns(con)
         print_uplift(con, truth)
         print_clusters_and_value(con)
@@ -116,6 +119,27 @@ def print_summary(db: Path, truth: dict | None = None) -> None:
     print("query it:")
     print(f"  duckdb -readonly {db} \"select category, sum(sale_price) from transactions where is_sale group by 1\"")
     print(f"  python -c \"import duckdb; print(duckdb.connect('{db}', read_only=True).sql('from uplift_by_arm'))\"")
+
+
+def source_type_of(con) -> str:
+    """The source a warehouse was built from: runs start from an empty file, so only one raw schema exists."""
+    (found,) = con.execute(
+        "select count(*) from information_schema.tables where table_schema = 'raw_online_retail' "
+        "and table_name = 'invoice_lines'"
+    ).fetchone()
+    return "online_retail" if found else "thelook"
+
+
+def print_data_quality(con) -> None:
+    print("\nOnline Retail cleaning (each line counted under the first rule that removes it):")
+    rows = con.execute("""
+        select rule, lines_flagged, lines_removed, amount_removed, lines_loaded, sale_lines_kept
+        from online_retail_data_quality order by rule_order
+    """).fetchall()
+    for rule, flagged, removed, amount, _, _ in rows:
+        print(f"  {rule:<24} flagged {flagged:>9,}  removed {removed:>9,}  amount removed {amount:>14,.2f}")
+    if rows:
+        print(f"  {rows[0][4]:,} lines loaded, {rows[0][5]:,} kept as attributable sales")
 
 
 def truth_lookup(truth: dict | None) -> dict:
@@ -147,6 +171,7 @@ def print_uplift(con, truth: dict | None) -> None:
     if not rows:
         return
     true_uplift = truth_lookup(truth)
+    not_sent = {row[0] for row in con.execute("select campaign_id from int_campaigns_for_source where not was_sent").fetchall()}
     srm = dict(con.execute("select distinct campaign_id, p_value from campaign_sample_ratio").fetchall())
     current = None
     for (campaign_id, segment, arm, n_t, n_c, rate_t, rate_c, uplift, low, high, p_value, significant,
@@ -159,6 +184,10 @@ def print_uplift(con, truth: dict | None) -> None:
                 else f"; SAMPLE RATIO MISMATCH (p = {ratio:.2g}): do not trust these figures"
             )
             print(f"\nuplift of {campaign_id} against its control group{ratio_text}")
+            if campaign_id in not_sent:
+                print("  A/A CHECK: this campaign was never sent (arms laid over history). Every difference below is")
+                print("  noise; a significant row is the false positive that happens 1 time in 20 at 95 %, not an")
+                print("  effect (and not cannibalisation).")
             header = (f"  {'segment':<9} {'arm':<9} {'treated':>8} {'control':>8} {'conv. t':>8} {'conv. c':>8} "
                       f"{'uplift':>8} {'95 % interval':>17} {'p-value':>8} {'incr. margin':>13} {'ROI':>7}")
             if true_uplift:
@@ -174,7 +203,9 @@ def print_uplift(con, truth: dict | None) -> None:
         if true_uplift:
             known = true_uplift.get((campaign_id, segment, arm))
             line += f" {'' if known is None else f'{known * 100:+.1f}pp':>8}"
-        verdict = (f"significant at {alpha:.0%}" if significant
+        verdict = ("A/A: noise by construction" + (" (a false positive)" if significant else "")
+                   if campaign_id in not_sent
+                   else f"significant at {alpha:.0%}" if significant
                    else "not distinguishable from zero" if p_value is not None else "no test (no variation)")
         print(f"{line}  {verdict}")
 
@@ -217,11 +248,14 @@ def print_campaigns(con) -> None:
         "segment_customers, already_bought_category, target_customers from campaign_funnel order by campaign_id"
     ).fetchall()
     for (campaign_id, launch, scheme, segment, category, scored, members, bought, targets) in funnel:
-        print(f"\ncampaign {campaign_id} (launch {launch}): {segment} customers, category {category or '(any)'}")
+        audience = f"{segment} customers" if segment else "every scored customer"
+        print(f"\ncampaign {campaign_id} (launch {launch}): {audience}, category {category or '(any)'}")
         print(f"  scored customers (a sale before the launch) {scored:>10,}")
-        print(f"  in segment {segment:<30} {members:>10,}")
+        print(f"  in segment {segment or '(all)':<30} {members:>10,}")
         print(f"  already bought the category (excluded)    {bought:>10,}")
         print(f"  targets                                   {targets:>10,}")
+        if not segment:
+            continue
         candidates = con.execute(
             "select category, ratio_frequence, ratio_panier, basket_index, gross_margin_rate, "
             "margin_gap_per_customer from category_ratios "
@@ -272,20 +306,29 @@ def publish(building: Path, published: Path) -> None:
     os.replace(building, published)
 
 
-def load_and_build(source: Path, db: Path) -> int:
+def load_and_build(source: Path, db: Path, source_type: str = "thelook") -> int:
+    import load_online_retail
     import load_thelook
 
     print(f"loading {source} into {db}")
     try:
-        load_thelook.load(source, db)
+        if source_type == "online_retail":
+            load_online_retail.load(source, db)
+        else:
+            load_thelook.load(source, db)
     except load_thelook.LoadError as error:
         print(f"load failed, warehouse unchanged: {error}", file=sys.stderr)
         return 1
     print("building the marts with dbt (models and data tests) ...")
-    code = dbt(["build"], db)
+    code = dbt(["build", *source_vars(source_type)], db)
     if code != 0:
         print("dbt build failed: see the messages above", file=sys.stderr)
     return code
+
+
+def source_vars(source_type: str) -> list[str]:
+    """dbt arguments that select the source the marts are built from (thelook is the project default)."""
+    return [] if source_type == "thelook" else ["--vars", json.dumps({"crm_source": source_type})]
 
 
 def command_run(args: argparse.Namespace) -> int:
@@ -294,6 +337,9 @@ def command_run(args: argparse.Namespace) -> int:
     published = warehouse_path(args.db)
     started = time.perf_counter()
     built_in = args.source is None
+    if args.source_type != "thelook" and built_in:
+        print(f"--source-type {args.source_type} needs --source: the file or folder of your data", file=sys.stderr)
+        return 2
     if built_in:
         source = args.data_dir.resolve()
         if not ensure_generated(source, args.users, args.seed, args.profile, args.end_date):
@@ -303,7 +349,7 @@ def command_run(args: argparse.Namespace) -> int:
     else:
         source = args.source.resolve()
     db = start_build(published, from_published=False)
-    code = load_and_build(source, db)
+    code = load_and_build(source, db, args.source_type)
     if code != 0:
         print(f"nothing published: {published} is unchanged", file=sys.stderr)
         return code
@@ -376,9 +422,18 @@ def command_build(args: argparse.Namespace) -> int:
     if not published.exists():
         print(f"no warehouse at {published}: run `python3 scripts/crm.py run` first", file=sys.stderr)
         return 1
+    import duckdb
+
+    con = duckdb.connect(str(published), read_only=True)
+    try:
+        source_type = source_type_of(con)
+    finally:
+        con.close()
     building = start_build(published, from_published=True)
     dbt_args = args.dbt_args[1:] if args.dbt_args[:1] == ["--"] else args.dbt_args
-    code = dbt(["build", *dbt_args], building)
+    # A warehouse of Online Retail data is rebuilt as one (unless the dbt arguments say otherwise).
+    extra = [] if "--vars" in dbt_args else source_vars(source_type)
+    code = dbt(["build", *extra, *dbt_args], building)
     if code != 0:
         print(f"dbt build failed; nothing published: {published} is unchanged", file=sys.stderr)
         return code
@@ -396,7 +451,11 @@ def parser() -> argparse.ArgumentParser:
     commands = main_parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="the main job end to end")
-    run.add_argument("--source", type=Path, help="folder of your own thelook export (default: the built-in data)")
+    run.add_argument("--source", type=Path,
+                     help="your own data: a thelook export folder, or with --source-type online_retail the Online "
+                          "Retail file(s) (default: the built-in data)")
+    run.add_argument("--source-type", choices=("thelook", "online_retail"), default="thelook",
+                     help="what --source holds (default thelook)")
     run.add_argument("--db", type=Path, help=f"warehouse file (default: $CRM_UPLIFT_DB or {DEFAULT_DB.relative_to(ROOT)})")
     run.add_argument("--data-dir", type=Path, default=DEFAULT_DATA, help="where the built-in data is generated")
     run.add_argument("--users", type=int, default=100_000, help="built-in data: number of users (default 100000)")

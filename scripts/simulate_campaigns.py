@@ -23,7 +23,7 @@ Outputs in `data_dir` (each written under a hidden temporary name, then renamed)
 
 The model (every rate below is this simulation's assumption, not an estimate of anything real)
 --------------------------------------------------------------------------------------------------
-* Period: [earliest launch, latest launch + window_days) over all rows of `campaigns`. The warehouse's history
+* Period: [earliest launch, latest launch + window_days) over the campaigns of the built source (`int_campaigns_for_source`). The warehouse's history
   must end before it (raw.orders has no order at or after the period start), else the run stops: simulating
   on top of real or already simulated orders would double count.
 * Organic rate per customer of `customers`: lambda_i = (distinct sale orders before the earliest launch + 0.25)
@@ -159,7 +159,7 @@ def read_warehouse(db_path) -> dict:
         con.execute("set TimeZone = 'UTC'")
         tables = {r[0] for r in con.execute(
             "select table_schema || '.' || table_name from information_schema.tables").fetchall()}
-        needed = ["main.campaigns", "main.campaign_exposure", "main.customers", "main.transactions",
+        needed = ["main.int_campaigns_for_source", "main.campaign_exposure", "main.customers", "main.transactions",
                   "main.stg_thelook__products", "raw.orders", "raw.order_items"]
         missing = [t for t in needed if t not in tables]
         if missing:
@@ -167,7 +167,7 @@ def read_warehouse(db_path) -> dict:
         campaigns = _fetch(con, """
             select campaign_id, epoch(cast(launch_date as timestamp))::bigint as launch_s,
                    cast(window_days as bigint) as window_days, coalesce(target_category, '') as target_category
-            from campaigns order by campaign_id""")
+            from int_campaigns_for_source order by campaign_id""")
         if campaigns["campaign_id"].size == 0:
             raise SimulationError(f"{db_path}: the campaigns table is empty")
         if np.any(campaigns["window_days"] <= 0):

@@ -11,7 +11,7 @@ aggregated as (
 
 campaigns as (
     select campaign_id, offer_amount
-    from {{ ref('campaigns') }}
+    from {{ ref('int_campaigns_for_source') }}
 ),
 
 first_quantiles as (

@@ -26,7 +26,8 @@ def model(dbt, session):
     bg = (estimates["r"], estimates["alpha"], estimates["a"], estimates["b"])
     cutoff = pd.Timestamp(fit["reference_date"].iloc[0]).date()
 
-    days = dbt.ref("int_customer_purchase_days").df().rename(columns={"revenue": "amount"})
+    days = (dbt.ref("int_customer_purchase_days").df().rename(columns={"revenue": "amount"})
+            .sort_values(["customer_id", "purchase_date"], ignore_index=True))
     holdout_end = pd.Timestamp(days["reference_date"].iloc[0]).date()
     summary = cv.calibration_summary(days, cutoff, holdout_end=holdout_end)
     x, t_x, T = summary["x"].to_numpy(), summary["t_x"].to_numpy(), summary["T"].to_numpy()

@@ -4,7 +4,7 @@ with
 
 campaigns as (
     select campaign_id, launch_date
-    from {{ ref('campaigns') }}
+    from {{ ref('int_campaigns_for_source') }}
 ),
 
 sales as (

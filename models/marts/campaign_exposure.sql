@@ -10,7 +10,7 @@ targets as (
 
 campaigns as (
     select campaign_id, window_days
-    from {{ ref('campaigns') }}
+    from {{ ref('int_campaigns_for_source') }}
 ),
 
 campaign_arms as (

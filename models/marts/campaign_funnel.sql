@@ -3,7 +3,7 @@ with
 
 campaigns as (
     select campaign_id, campaign_name, launch_date, segment_scheme, target_segment, target_category
-    from {{ ref('campaigns') }}
+    from {{ ref('int_campaigns_for_source') }}
 ),
 
 rfm_features as (

@@ -18,7 +18,7 @@ exposure as (
 
 campaigns as (
     select campaign_id, target_category, offer_min_basket
-    from {{ ref('campaigns') }}
+    from {{ ref('int_campaigns_for_source') }}
 ),
 
 sales as (

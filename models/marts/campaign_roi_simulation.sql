@@ -9,7 +9,7 @@ campaigns as (
         assumed_basket,
         assumed_margin_rate,
         offer_amount
-    from {{ ref('campaigns') }}
+    from {{ ref('int_campaigns_for_source') }}
 ),
 
 arm_sizes as (

@@ -3,8 +3,10 @@
 with
 
 arms as (
-    select campaign_id, arm, share
-    from {{ ref('campaign_arms') }}
+    select campaign_arms.campaign_id, campaign_arms.arm, campaign_arms.share
+    from {{ ref('campaign_arms') }} as campaign_arms
+    inner join {{ ref('int_campaigns_for_source') }} as campaigns
+        on campaign_arms.campaign_id = campaigns.campaign_id
 ),
 
 observed as (

@@ -4,6 +4,8 @@ with
 sales as (
     select campaign_id, customer_id, order_id, category, sale_price, gross_margin
     from {{ ref('int_sales_joined_to_campaign_launches') }}
+    -- A source without categories (Online Retail) gives an empty table, not a null category.
+    where category is not null
 ),
 
 scored_customers as (

@@ -16,7 +16,7 @@ users as (
         longitude,
         acquisition_channel,
         signed_up_at
-    from {{ ref('stg_thelook__users') }}
+    from {{ ref('int_customer_profiles__' ~ var('crm_source')) }}
 ),
 
 transactions as (

@@ -102,7 +102,7 @@ def test_campaign_outcomes_match_the_raw_files(built: dict) -> None:
     data_dir = built["data_dir"]
     lines = order_lines(raw_frames(data_dir))
     assert (data_dir / "order_items-campaign_window.parquet").exists()
-    campaigns = pd.read_csv(SEEDS / "campaigns.csv", parse_dates=["launch_date"])
+    campaigns = pd.read_csv(SEEDS / "campaigns.csv", parse_dates=["launch_date"]).query("data_source == 'thelook'")
     outcomes = query(
         built["db"],
         "select campaign_id, customer_id, is_converted, is_converted_in_category, orders, "

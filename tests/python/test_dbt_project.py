@@ -32,7 +32,8 @@ def test_docs_generate_documents_every_mart_column(built: dict, tmp_path: Path) 
             "uplift_by_arm", "uplift_by_segment_arm"} <= set(marts)
     for name, node in marts.items():
         assert node["description"].strip(), name
-        assert node["config"]["contract"]["enforced"], name
+        # dbt cannot enforce a contract on a Python model: test_customer_value_marts checks their types instead.
+        assert node["config"]["contract"]["enforced"] or node["language"] == "python", name
         built_columns = {c.lower() for c in catalog["nodes"][node["unique_id"]]["columns"]}
         documented = node["columns"]
         assert set(documented) == built_columns, name

@@ -55,6 +55,52 @@ class Page(HTMLParser):
             self._verdict = None
 
 
+class Tables(HTMLParser):
+    """Every table of an HTML fragment as rows of cell texts (the header row first), with each body row's class."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tables: list[list[list[str]]] = []
+        self.row_classes: list[list[str]] = []
+        self._cell: list[str] | None = None
+        self.feed(text)
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        if tag == "table":
+            self.tables.append([])
+            self.row_classes.append([])
+        elif tag == "tr":
+            self.tables[-1].append([])
+            self.row_classes[-1].append(dict(attrs).get("class") or "")
+        elif tag in ("td", "th"):
+            self._cell = []
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("td", "th") and self._cell is not None:
+            self.tables[-1][-1].append("".join(self._cell))
+            self._cell = None
+
+    def find(self, first_header: str) -> tuple[list[list[str]], list[str]]:
+        """(body rows, their classes) of the only table whose first column is headed `first_header`."""
+        (index,) = [i for i, t in enumerate(self.tables) if t and t[0] and t[0][0] == first_header]
+        return self.tables[index][1:], self.row_classes[index][1:]
+
+
+def section(text: str, anchor: str) -> str:
+    """The HTML of one section: from its <h2> to the next <h2> or the footer."""
+    start = text.index(f'<h2 id="{anchor}">')
+    ends = [i for i in (text.find("<h2", start + 1), text.find("<footer>", start)) if i != -1]
+    return text[start:min(ends)]
+
+
+def long_date(day) -> str:
+    return f"{day.day} {day.strftime('%B')} {day.year}"
+
+
 def chart_ids(text: str) -> list[str]:
     return re.findall(r'<div id="([^"]+)" class="plotly-graph-div"', text)
 
@@ -182,10 +228,12 @@ def test_the_report_has_every_section_and_a_header_from_the_data(built: dict, re
     for anchor, title in [("segments", "1. Segment sizes and RFM profile"), ("categories", "2. Category opportunities"),
                           ("funnel", "3. Campaign funnel"), ("conversion", "4. Conversion by arm"),
                           ("uplift", "5. Uplift by segment and arm"), ("money", "6. Incremental margin, cost and ROI"),
-                          ("srm", "7. Sample-ratio check"), ("verdicts", "8. Verdicts")]:
+                          ("srm", "7. Sample-ratio check"), ("verdicts", "8. Verdicts"),
+                          ("clusters", "9. Customer clusters (K-means on RFM)"),
+                          ("customer-value", "10. Customer value (BG/NBD + Gamma-Gamma)")]:
         assert f'<h2 id="{anchor}">{title}</h2>' in html_text
     assert str(Path(built["db"]).resolve()) in html_text
-    campaigns = query(built["db"], "select campaign_name, strftime(launch_date, '%Y-%m-%d') as launch from campaigns")
+    campaigns = query(built["db"], "select campaign_name, strftime(launch_date, '%Y-%m-%d') as launch from int_campaigns_for_source")
     for name, launch in zip(campaigns["campaign_name"], campaigns["launch"]):
         assert f"Campaigns launched {launch}" in html_text
         assert name.replace("&", "&amp;") in html_text
@@ -194,7 +242,7 @@ def test_the_report_has_every_section_and_a_header_from_the_data(built: dict, re
         assert today not in html_text, "the report must not carry the day it was built"
     # Per campaign: a bubble chart (both campaigns have a target segment), funnel, conversion, forest, money, SRM.
     ids = chart_ids(html_text)
-    for campaign_id in query(built["db"], "select campaign_id from campaigns")["campaign_id"]:
+    for campaign_id in query(built["db"], "select campaign_id from int_campaigns_for_source")["campaign_id"]:
         slug = campaign_id.replace("_", "-")
         for kind in ("categories", "funnel", "conversion", "uplift", "money", "srm"):
             assert f"fig-{kind}-{slug}" in ids
@@ -310,6 +358,315 @@ def test_the_charts_plot_the_marts_numbers(built: dict, truth_path: Path, html_t
         assert bars["x"][0] == row.scored_customers and row.target_customers in bars["x"]
 
 
+# ------------------------------------------------------------------------------------ clusters and customer value
+
+CLUSTER_MARTS = ["cluster_selection", "cluster_profiles", "clusters_by_segment"]
+VALUE_MARTS = ["customer_value_fit", "customer_value", "customer_value_holdout", "churn_model_evaluation"]
+PREDICTOR_LABELS = {"bg_nbd_one_minus_p_alive": "1 − P(alive), BG/NBD",
+                    "bg_nbd_p_no_purchase": "P(no purchase in the window), BG/NBD",
+                    "logistic_rfm": "Logistic regression on recency, frequency, monetary"}
+MODEL_TITLES = {"bg_nbd": "BG/NBD", "gamma_gamma": "Gamma-Gamma"}
+
+
+def cluster_launches(db: Path) -> list[tuple[str, list[str]]]:
+    """(launch date, its campaigns) for every launch date of cluster_selection, in date order."""
+    rows = query(db, """
+        select strftime(launch_date, '%Y-%m-%d') as launch, list(distinct campaign_id order by campaign_id) as ids
+        from cluster_selection group by launch order by launch
+    """)
+    return [(launch, list(ids)) for launch, ids in zip(rows["launch"], rows["ids"])]
+
+
+def test_the_cluster_section_shows_the_marts_numbers_once_per_launch_date(built: dict, html_text: str) -> None:
+    db = built["db"]
+    text = section(html_text, "clusters")
+    names = dict(zip(*query(db, "select campaign_id, campaign_name from int_campaigns_for_source").T.values))
+    launches = cluster_launches(db)
+    assert launches, "the default pipeline builds the cluster marts"
+    # Campaigns sharing a launch date share their clusters: one elbow chart and one profile table per date.
+    assert [i for i in chart_ids(text) if i.startswith("fig-cluster-elbow-")] == [
+        f"fig-cluster-elbow-{launch}" for launch, _ in launches]
+    tables = Tables(text)
+    profile_tables = [i for i, t in enumerate(tables.tables) if t[0][0] == "Cluster"]
+    assert len(profile_tables) == len(launches)
+    for (launch, campaign_ids), index in zip(launches, profile_tables):
+        label = ", ".join(names[c] for c in campaign_ids).replace("&", "&amp;")
+        assert f'<h3>As of {launch} <span class="muted">({label})</span></h3>' in text
+        selection = query(db, f"""
+            select campaign_id, k, inertia, silhouette, is_chosen, k_setting, clustered_customers
+            from cluster_selection where strftime(launch_date, '%Y-%m-%d') = '{launch}' order by campaign_id, k
+        """)
+        shown = selection[selection["campaign_id"] == campaign_ids[0]]
+        for other in campaign_ids[1:]:
+            same = selection[selection["campaign_id"] == other]
+            columns = ["k", "inertia", "is_chosen"]
+            assert same[columns].values.tolist() == shown[columns].values.tolist()
+        (chosen,) = shown[shown["is_chosen"]].itertuples()
+        assert f"<strong>k = {chosen.k} was chosen</strong>" in text
+        if chosen.k_setting == "auto":
+            assert chosen.k == shown.loc[shown["silhouette"].idxmax(), "k"]
+            assert f"the best silhouette ({chosen.silhouette:.3f}) of the k tried" in text
+        else:
+            assert f"fixed by <code>cluster_k = {chosen.k_setting}</code>" in text
+        span = f"k = {shown['k'].min()} to {shown['k'].max()}"
+        assert f"of {chosen.clustered_customers:,} customers, tried for {span}" in text
+
+        profiles = query(db, f"""
+            select cluster_id, cluster_name, cluster_action, is_outlier_group, customers, customer_share,
+                median_recency_days, median_frequency, median_monetary, revenue_share
+            from cluster_profiles where campaign_id = '{campaign_ids[0]}' order by cluster_id nulls last, cluster_name
+        """)
+        body, classes = tables.tables[index][1:], tables.row_classes[index][1:]
+        assert len(body) == len(profiles) > 0
+        for cells, kind, r in zip(body, classes, profiles.itertuples()):
+            name = f"{r.cluster_name} (outlier group)" if r.is_outlier_group else f"{r.cluster_id}. {r.cluster_name}"
+            assert cells == [name, r.cluster_action, f"{r.customers:,}", f"{r.customer_share * 100:.1f} %",
+                             f"{r.median_recency_days:,.0f}", f"{r.median_frequency:.1f}",
+                             f"{r.median_monetary:,.0f}", f"{r.revenue_share * 100:.1f} %"]
+            assert kind == ("outlier" if r.is_outlier_group else "")
+
+
+def test_the_customer_value_section_shows_the_marts_numbers(built: dict, html_text: str) -> None:
+    db = built["db"]
+    text = section(html_text, "customer-value")
+    tables = Tables(text)
+    # Parameters of the reference fit, as formatted, and numerically close to the mart's estimates.
+    fit = query(db, """
+        select model, parameter, estimate, std_error, estimate_weeks, log_likelihood, customers
+        from customer_value_fit where fit_scope = 'reference'
+    """)
+    body, _ = tables.find("Model")
+    assert [(c[0], c[1]) for c in body] == [("BG/NBD", p) for p in ("r", "alpha", "a", "b")] + [
+        ("Gamma-Gamma", p) for p in ("p", "q", "gamma")]
+    shown = {(c[0], c[1]): c for c in body}
+    assert len(fit) == len(shown)
+    for r in fit.itertuples():
+        cells = shown[(MODEL_TITLES[r.model], r.parameter)]
+        assert cells[3] == build_report.significant(r.estimate)
+        assert float(cells[3].replace(",", "")) == pytest.approx(r.estimate, rel=1e-3)
+        assert cells[4] == build_report.significant(r.std_error)
+        assert float(cells[4].replace(",", "")) == pytest.approx(r.std_error, rel=1e-3)
+        if r.parameter == "alpha":
+            assert cells[5] == build_report.significant(r.estimate_weeks)
+            assert float(cells[5].replace(",", "")) == pytest.approx(r.estimate / 7, rel=1e-3)
+        else:
+            assert cells[5] == ""
+        assert cells[6:] == [f"{r.log_likelihood:,.1f}", f"{r.customers:,}"]
+
+    # Holdout check: the dates in words, the MAE and every group's means.
+    holdout = query(db, """
+        select holdout_start, holdout_end, frequency_group, customers, actual_mean, predicted_mean, absolute_error,
+            mean_absolute_error
+        from customer_value_holdout order by frequency_group_order
+    """)
+    start, end = holdout["holdout_start"].iloc[0], holdout["holdout_end"].iloc[0]
+    last = end - np.timedelta64(1, "D")
+    assert (f"from {long_date(start)} to {long_date(last)} ({(end - start).days} days)") in text
+    assert f"Mean absolute error: {holdout['mean_absolute_error'].iloc[0]:.4f} purchase days per customer" in text
+    body, _ = tables.find("Repeat days")
+    assert body == [[r.frequency_group, f"{r.customers:,}", f"{r.actual_mean:.3f}", f"{r.predicted_mean:.3f}",
+                     f"{r.absolute_error:.3f}"] for r in holdout.itertuples()]
+
+    # Churn predictors: every AUC, and a callout worded from them.
+    aucs = dict(zip(*query(db, "select predictor, max(auc) as auc from churn_model_evaluation group by all").T.values))
+    assert set(aucs) == set(PREDICTOR_LABELS)
+    body, _ = tables.find("Predictor")
+    assert {c[0]: c[1] for c in body} == {PREDICTOR_LABELS[p]: f"{a:.3f}" for p, a in aucs.items()}
+    found = re.search(r'<div class="callout (\w+)"><strong>1 − P\(alive\) gives every one-purchase customer the '
+                      r"lowest churn risk\.</strong>(.*?)</div>", text, re.S)
+    assert found, "the churn callout"
+    kind, callout = found.groups()
+    base = round(aucs["bg_nbd_one_minus_p_alive"], 3)
+    assert "BG/NBD lets a customer drop out only after a purchase" in callout
+    assert f"Its AUC is {base:.3f}" in callout
+    assert ("worse than ranking at random" in callout) == (base < 0.5)
+    for predictor, phrase in (("bg_nbd_p_no_purchase", "the model's own probability of no purchase in the window"),
+                              ("logistic_rfm", "the logistic regression on recency, frequency and monetary value")):
+        other = round(aucs[predictor], 3)
+        word = "worse than" if base < other else ("better than" if base > other else "as well as")
+        assert re.search(rf"it ranks {word} [^;]*{re.escape(phrase)} \(AUC {other:.3f}\)", callout), (word, callout)
+    assert kind == ("warn" if base < max(round(a, 3) for a in aucs.values()) else "info")
+
+    # CLV by churn-risk band.
+    bands = query(db, """
+        select churn_risk, count(*) as customers, avg(clv) as mean_clv, sum(clv) as total_clv
+        from customer_value group by churn_risk
+    """).set_index("churn_risk")
+    body, _ = tables.find("Churn risk")
+    assert [c[0] for c in body] == [b for b in ("high", "medium", "low") if b in bands.index]
+    for cells in body:
+        band = bands.loc[cells[0]]
+        assert cells[2] == f"{int(band['customers']):,}"
+        # Aggregates of many doubles: allow for the last bit of the sum in the rounding.
+        assert float(cells[4]) == pytest.approx(band["mean_clv"], abs=0.005 + 1e-9)
+        assert float(cells[6].replace(",", "")) == pytest.approx(band["total_clv"], abs=0.5 + 1e-6)
+
+
+def test_the_cluster_and_value_charts_plot_the_marts_numbers(built: dict, html_text: str) -> None:
+    db = built["db"]
+    for launch, campaign_ids in cluster_launches(db):
+        selection = query(db, f"""
+            select k, inertia, silhouette, is_chosen from cluster_selection where campaign_id = '{campaign_ids[0]}'
+            order by k
+        """)
+        traces = {t["name"]: t for t in figure_data(html_text, f"fig-cluster-elbow-{launch}")}
+        assert traces["inertia"]["x"] == list(selection["k"])
+        assert traces["inertia"]["y"] == pytest.approx(list(selection["inertia"]))
+        assert traces["silhouette"]["y"] == pytest.approx(list(selection["silhouette"]))
+        assert traces["silhouette"]["yaxis"] == "y2", "silhouette on the second axis"
+        chosen = int(selection.loc[selection["is_chosen"], "k"].iloc[0])
+        assert traces[f"chosen k = {chosen}"]["x"] == [chosen]
+
+        crossed = query(db, f"""
+            select cluster_name, segment_scheme, segment, share_of_cluster from clusters_by_segment
+            where campaign_id = '{campaign_ids[0]}'
+        """)
+        heatmaps = {t["name"]: t for t in figure_data(html_text, f"fig-cluster-segments-{launch}")}
+        assert set(heatmaps) == {"rfm_tier", "lifecycle"}
+        for scheme, trace in heatmaps.items():
+            plotted = {}
+            for label, line in zip(trace["y"], trace["z"]):
+                for segment, share in zip(trace["x"], line):
+                    plotted[(label.removesuffix(" (outlier group)"), segment)] = share
+            expected = crossed[crossed["segment_scheme"] == scheme]
+            assert {s for _, s in plotted} == set(expected["segment"])
+            for r in expected.itertuples():
+                assert plotted.pop((r.cluster_name, r.segment)) == pytest.approx(r.share_of_cluster)
+            assert all(v == 0 for v in plotted.values()), "a pair the mart does not have shares no customer"
+
+    holdout = query(db, "select frequency_group, actual_mean, predicted_mean from customer_value_holdout "
+                        "order by frequency_group_order")
+    bars = {t["name"]: t for t in figure_data(html_text, "fig-value-holdout")}
+    for name, column in (("actual", "actual_mean"), ("predicted (BG/NBD)", "predicted_mean")):
+        assert bars[name]["type"] == "bar" and bars[name]["x"] == list(holdout["frequency_group"])
+        assert bars[name]["y"] == pytest.approx(list(holdout[column]))
+
+    churn = query(db, "select predictor, mean_predicted, observed_rate from churn_model_evaluation order by all")
+    lines = {t["name"]: t for t in figure_data(html_text, "fig-value-churn-calibration")}
+    for predictor, label in PREDICTOR_LABELS.items():
+        rows = query(db, f"select mean_predicted, observed_rate from churn_model_evaluation "
+                         f"where predictor = '{predictor}' order by decile")
+        assert lines[label]["x"] == pytest.approx(list(rows["mean_predicted"]))
+        assert lines[label]["y"] == pytest.approx(list(rows["observed_rate"]))
+    assert len(churn) == sum(len(lines[label]["x"]) for label in PREDICTOR_LABELS.values())
+
+    bands = query(db, """
+        select churn_risk, count(*) as customers, avg(clv) as mean_clv, sum(clv) as total_clv
+        from customer_value group by churn_risk
+        order by case churn_risk when 'high' then 0 when 'medium' then 1 else 2 end
+    """)
+    panels = {t["name"]: t for t in figure_data(html_text, "fig-value-clv-bands")}
+    for name in ("customers", "mean_clv", "total_clv"):
+        assert panels[name]["x"] == list(bands["churn_risk"])
+    assert panels["customers"]["y"] == list(bands["customers"])
+    assert panels["mean_clv"]["y"] == pytest.approx(list(bands["mean_clv"]), abs=0.005 + 1e-9)
+    assert panels["total_clv"]["y"] == pytest.approx(list(bands["total_clv"]), abs=0.005 + 1e-6)
+
+
+def test_a_warehouse_without_the_cluster_and_value_marts_gets_a_note_instead(built: dict, html_text: str,
+                                                                              tmp_path: Path) -> None:
+    db = tmp_path / "older.duckdb"
+    shutil.copyfile(built["db"], db)
+
+    def drop(names: list[str]) -> None:
+        con = duckdb.connect(str(db))
+        try:
+            for name in names:
+                (kind,) = con.execute("select table_type from information_schema.tables where table_name = ?",
+                                      [name]).fetchone()
+                con.execute(f"drop {'view' if kind == 'VIEW' else 'table'} {name}")
+        finally:
+            con.close()
+
+    def note(what: str, marts: list[str]) -> str:
+        return (f"This warehouse has no {what} marts (" + ", ".join(f"<code>{m}</code>" for m in marts)
+                + "): rebuild it with <code>dbt build</code> to see this section.")
+
+    drop(VALUE_MARTS)
+    text = build_report.build_report(db, tmp_path / "no_value.html").read_text()
+    value = section(text, "customer-value")
+    assert value.count('<div class="callout warn">') == 1 and note("customer-value", VALUE_MARTS) in value
+    assert not chart_ids(value)
+    assert section(text, "clusters") == section(html_text, "clusters"), "the cluster section does not depend on them"
+
+    drop(CLUSTER_MARTS + ["customer_clusters"])
+    text = build_report.build_report(db, tmp_path / "older.html").read_text()
+    for anchor, title, what, marts in (
+            ("clusters", "9. Customer clusters (K-means on RFM)", "customer-cluster", CLUSTER_MARTS),
+            ("customer-value", "10. Customer value (BG/NBD + Gamma-Gamma)", "customer-value", VALUE_MARTS)):
+        part = section(text, anchor)
+        assert part.startswith(f'<h2 id="{anchor}">{title}</h2>')
+        assert part.count("<p") == 0 and part.count('<div class="callout warn">') == 1, "one line, no more"
+        assert note(what, marts) in part
+        assert not chart_ids(part)
+    # The campaign sections are untouched.
+    assert chart_ids(text) == [i for i in chart_ids(html_text) if not i.startswith(("fig-cluster-", "fig-value-"))]
+    assert len(Page(text).verdicts) == len(Page(html_text).verdicts)
+
+
+def test_outlier_groups_and_a_fixed_k_are_visible() -> None:
+    campaigns = [{"campaign_id": cid, "campaign_name": name, "launch_date": "2026-06-06"}
+                 for cid, name in (("a_2026", "First"), ("b_2026", "Second"))]
+    selection = [
+        {"campaign_id": cid, "launch_date": "2026-06-06", "k": k, "inertia": 100.0 / k, "silhouette": silhouette,
+         "is_chosen": k == 3, "clustered_customers": 900, "transform": "none", "outliers": "iqr", "k_setting": "3",
+         "seed": 7, "n_init": 5, "silhouette_sample_size": 10000}
+        for cid in ("a_2026", "b_2026") for k, silhouette in ((2, 0.5), (3, 0.4), (4, 0.3))
+    ]
+    profiles = [
+        {"campaign_id": cid, "launch_date": "2026-06-06", "cluster_id": cluster_id, "cluster_name": name,
+         "cluster_action": action, "is_outlier_group": cluster_id is None, "customers": n, "customer_share": n / 1000,
+         "median_recency_days": 30.0, "median_frequency": 2.0, "median_monetary": 150.0, "revenue": 1.0,
+         "revenue_share": 0.2}
+        for cid in ("a_2026", "b_2026")
+        for cluster_id, name, action, n in ((1, "Champions", "reward", 300), (2, "Promising", "develop", 300),
+                                            (3, "Hibernating", "re-engage", 300),
+                                            (None, "Monetary outliers", "review individually", 100))
+    ]
+    by_segment = [{"campaign_id": "a_2026", "cluster_id": None, "cluster_name": "Monetary outliers",
+                   "segment_scheme": "rfm_tier", "segment": "Gold", "customers": 100, "share_of_cluster": 1.0,
+                   "share_of_segment": 0.5}]
+    data = {"campaigns": campaigns, "clusters": {"selection": selection, "profiles": profiles,
+                                                 "by_segment": by_segment}}
+    figures = build_report.Figures()
+    text = build_report.section_clusters(data, figures)
+    assert figures.ids == ["fig-cluster-elbow-2026-06-06", "fig-cluster-segments-2026-06-06"], "once per launch date"
+    assert '<span class="muted">(First, Second)</span>' in text
+    assert "<strong>k = 3 was chosen</strong>, fixed by <code>cluster_k = 3</code> (silhouette 0.400)" in text
+    assert "the best silhouette of the k tried was at k = 2 (0.500)" in text
+    assert "customers beyond 1.5 &times; IQR on monetary or frequency set aside" in text and ": 100 customers" in text
+    body, classes = Tables(text).find("Cluster")
+    assert [c[0] for c in body] == ["1. Champions", "2. Promising", "3. Hibernating",
+                                    "Monetary outliers (outlier group)"]
+    assert classes == ["", "", "", "outlier"]
+    assert "Rows marked <strong>outlier group</strong>" in text
+    heatmap = figure_data(text, "fig-cluster-segments-2026-06-06")[0]
+    assert heatmap["y"][-1] == "Monetary outliers (outlier group)" and heatmap["z"][-1] == [1.0]
+
+
+def test_the_churn_callout_is_worded_from_the_aucs() -> None:
+    kind, text = build_report.churn_callout(
+        {"bg_nbd_one_minus_p_alive": 0.415, "bg_nbd_p_no_purchase": 0.706, "logistic_rfm": 0.735})
+    assert kind == "warn"
+    assert ("Its AUC is 0.415 (below 0.5: worse than ranking at random): it ranks worse than the model's own "
+            "probability of no purchase in the window (AUC 0.706) and than the logistic regression on recency, "
+            "frequency and monetary value (AUC 0.735).") in text
+    assert "The best ranking here: Logistic regression on recency, frequency, monetary (AUC 0.735)." in text
+    kind, text = build_report.churn_callout(
+        {"bg_nbd_one_minus_p_alive": 0.8, "bg_nbd_p_no_purchase": 0.7, "logistic_rfm": 0.8001})
+    assert kind == "info" and "worse than" not in text and "best ranking" not in text
+    assert ("Its AUC is 0.800: it ranks as well as the logistic regression on recency, frequency and monetary value "
+            "(AUC 0.800); it ranks better than the model's own probability of no purchase in the window "
+            "(AUC 0.700).") in text
+
+
+def test_the_number_formats_of_the_new_sections() -> None:
+    assert [build_report.significant(v) for v in (222.014559, 0.166801, 0.004703, 31.716366, 12345.6, 0, None)] == [
+        "222.0", "0.1668", "0.004703", "31.72", "12,346", "0", "n/a"]
+    assert build_report.long_date("2025-12-08") == "8 December 2025"
+    assert build_report.long_date("2026-06-05") == "5 June 2026"
+
+
 def test_the_cli_writes_the_report_and_explains_failures(built: dict, tmp_path: Path, capsys) -> None:
     db = tmp_path / "copy.duckdb"
     shutil.copyfile(built["db"], db)
@@ -333,7 +690,7 @@ def test_a_campaign_without_outcomes_yet_still_gets_a_report(tmp_path: Path) -> 
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     text = build_report.build_report(db, tmp_path / "report.html").read_text()
-    campaigns = query(db, "select campaign_id, campaign_name from campaigns")
+    campaigns = query(db, "select campaign_id, campaign_name from int_campaigns_for_source")
     rows = uplift_rows(db)
     verdicts = Page(text).verdicts
     assert len(verdicts) == len(rows) > 0

@@ -26,7 +26,7 @@ PERIOD_END = LATER_LAUNCH + pd.Timedelta(days=LATER_WINDOW)
 SALES = "('Complete', 'Shipped', 'Processing')"
 
 CAMPAIGNS_DDL = """
-create table campaigns (campaign_id varchar, launch_date date, window_days integer, target_category varchar,
+create table int_campaigns_for_source (campaign_id varchar, launch_date date, window_days integer, target_category varchar,
                         offer_amount decimal(18, 2), offer_min_basket decimal(18, 2))"""
 EXPOSURE_DDL = """
 create table campaign_exposure (campaign_id varchar, customer_id bigint, launch_date date, window_days integer,
@@ -65,7 +65,7 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> dict:
     con = duckdb.connect(str(db))
     marts_from_raw(con)
     con.execute(CAMPAIGNS_DDL)
-    con.execute(f"""insert into campaigns values
+    con.execute(f"""insert into int_campaigns_for_source values
         ('silver_outerwear_2026', '2026-06-06', 30, 'Outerwear & Coats', 10, 100),
         ('gold_loyalty_2026', '2026-06-06', 30, null, 10, 100),
         ('later_campaign_2026', '{LATER_LAUNCH.date()}', {LATER_WINDOW}, 'Jeans', 10, 100)""")
@@ -78,7 +78,7 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> dict:
                     when c.campaign_id like 'silver%' and u.customer_id % 2 = 0 then 'At-risk' else 'Regular' end,
                0.5, a.arm, a.arm <> 'control', a.arm, 0.0
         from customers u
-        join campaigns c on c.campaign_id = ['silver_outerwear_2026', 'gold_loyalty_2026',
+        join int_campaigns_for_source c on c.campaign_id = ['silver_outerwear_2026', 'gold_loyalty_2026',
                                              'later_campaign_2026'][u.customer_id % 3 + 1]
         cross join lateral (select case when (u.customer_id // 3) % 10 = 0 then 'control'
                                         when (u.customer_id // 3) % 10 < 5 then 'email' else 'sms' end as arm) a""")
@@ -296,7 +296,7 @@ def test_refuses_a_warehouse_whose_history_reaches_the_period(small: dict, tmp_p
     db = tmp_path / "w.duckdb"
     shutil.copy(small["db"], db)
     con = duckdb.connect(str(db))
-    con.execute("update campaigns set launch_date = date '2026-01-01'")
+    con.execute("update int_campaigns_for_source set launch_date = date '2026-01-01'")
     con.close()
     with pytest.raises(sim.SimulationError, match="already holds orders"):
         sim.simulate(db, tmp_path / "out", log=quiet)
@@ -352,7 +352,7 @@ def large(tmp_path_factory: pytest.TempPathFactory) -> dict:
         from customers, range(7) r(k)
         where k < customer_id % 6 or (k = 6 and customer_id % 7 = 0)""")
     con.execute(CAMPAIGNS_DDL)
-    con.execute("insert into campaigns values ('silver_outerwear_2026', '2026-06-06', 30, 'Outerwear & Coats', 10, 100),"
+    con.execute("insert into int_campaigns_for_source values ('silver_outerwear_2026', '2026-06-06', 30, 'Outerwear & Coats', 10, 100),"
                 " ('gold_loyalty_2026', '2026-06-06', 30, null, 10, 100)")
     con.execute(EXPOSURE_DDL)
     con.execute("""

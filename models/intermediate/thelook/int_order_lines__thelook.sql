@@ -1,3 +1,4 @@
+-- Order lines of the thelook source in the shape of the `transactions` mart (see its documentation).
 with
 
 order_items as (

@@ -35,11 +35,12 @@ profiles as (
         cluster_action,
         outlier_group,
         count(*) as customers,
-        avg(cast(recency_days as double)) as mean_recency_days,
+        cast(sum(recency_days) as double) / count(*) as mean_recency_days,
         {{ median('cast(recency_days as double)') }} as median_recency_days,
-        avg(cast(frequency as double)) as mean_frequency,
+        cast(sum(frequency) as double) / count(*) as mean_frequency,
         {{ median('cast(frequency as double)') }} as median_frequency,
-        avg(cast(monetary as double)) as mean_monetary,
+        -- From the exact decimal sum: a sum of doubles would depend on the order threads add them in.
+        cast(sum(monetary) as double) / count(*) as mean_monetary,
         {{ median('cast(monetary as double)') }} as median_monetary,
         sum(monetary) as revenue
     from customer_clusters

@@ -4,6 +4,8 @@ them — P(alive), churn-risk band, expected purchases, expected order value and
 Parameters come from customer_value_fit (scope `reference`), so this model only scores.
 """
 
+import math
+
 import numpy as np
 import pandas as pd
 
@@ -34,13 +36,15 @@ def model(dbt, session):
     bg = (estimates["bg_nbd.r"], estimates["bg_nbd.alpha"], estimates["bg_nbd.a"], estimates["bg_nbd.b"])
     gg = (estimates["gamma_gamma.p"], estimates["gamma_gamma.q"], estimates["gamma_gamma.gamma"])
 
-    days = dbt.ref("int_customer_purchase_days").df().rename(columns={"revenue": "amount"})
+    # Sorted, and money summed with fsum, so that nothing depends on the order DuckDB's threads returned rows in.
+    days = (dbt.ref("int_customer_purchase_days").df().rename(columns={"revenue": "amount"})
+            .sort_values(["customer_id", "purchase_date"], ignore_index=True))
     reference_date = pd.Timestamp(days["reference_date"].iloc[0]).date()
     calibration = days[pd.to_datetime(days["purchase_date"]) < pd.Timestamp(reference_date)]
     # Without a margin-rate setting, the margin actually earned on the calibration period's sales.
     margin_rate = (
         margin_setting if margin_setting is not None
-        else float(calibration["gross_margin"].sum() / calibration["amount"].sum())
+        else math.fsum(calibration["gross_margin"]) / math.fsum(calibration["amount"])
     )
 
     summary = cv.calibration_summary(days, reference_date)

@@ -54,7 +54,7 @@ def fit_rows(days: pd.DataFrame, scope: str, cutoff) -> list[dict]:
 def model(dbt, session):
     dbt.config(materialized="table")
     holdout_days = model_settings.holdout_days(dbt.config.meta_get("clv_holdout_days"))
-    days = dbt.ref("int_customer_purchase_days").df()
+    days = dbt.ref("int_customer_purchase_days").df().sort_values(["customer_id", "purchase_date"], ignore_index=True)
     if days.empty:
         raise ValueError("customer_value_fit: there are no purchase days to fit (no sales in transactions)")
     days = days.rename(columns={"revenue": "amount"})

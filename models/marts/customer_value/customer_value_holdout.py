@@ -13,7 +13,7 @@ COLUMNS = {
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    scored = dbt.ref("int_customer_value_holdout_scored").df()
+    scored = dbt.ref("int_customer_value_holdout_scored").df().sort_values("customer_id", ignore_index=True)
     table = cv.holdout_table(scored.rename(columns={"repeat_purchase_days": "x"}))
     table["holdout_start"] = scored["holdout_start"].iloc[0]
     table["holdout_end"] = scored["holdout_end"].iloc[0]
