@@ -326,9 +326,19 @@ def load_and_build(source: Path, db: Path, source_type: str = "thelook") -> int:
     return code
 
 
-def source_vars(source_type: str) -> list[str]:
+def source_vars(source_type: str, imported_results: bool = False) -> list[str]:
     """dbt arguments that select the source the marts are built from (thelook is the project default)."""
-    return [] if source_type == "thelook" else ["--vars", json.dumps({"crm_source": source_type})]
+    variables = {} if source_type == "thelook" else {"crm_source": source_type}
+    if imported_results:
+        variables["campaign_results"] = True
+    return ["--vars", json.dumps(variables)] if variables else []
+
+
+def has_imported_results(con) -> bool:
+    (found,) = con.execute(
+        "select count(*) from information_schema.tables where table_schema = 'raw_campaign_results'"
+    ).fetchone()
+    return found > 0
 
 
 def command_run(args: argparse.Namespace) -> int:
@@ -427,12 +437,14 @@ def command_build(args: argparse.Namespace) -> int:
     con = duckdb.connect(str(published), read_only=True)
     try:
         source_type = source_type_of(con)
+        imported_results = has_imported_results(con)
     finally:
         con.close()
     building = start_build(published, from_published=True)
     dbt_args = args.dbt_args[1:] if args.dbt_args[:1] == ["--"] else args.dbt_args
-    # A warehouse of Online Retail data is rebuilt as one (unless the dbt arguments say otherwise).
-    extra = [] if "--vars" in dbt_args else source_vars(source_type)
+    # A warehouse of Online Retail data is rebuilt as one, with its imported campaigns (unless the dbt
+    # arguments say otherwise).
+    extra = [] if "--vars" in dbt_args else source_vars(source_type, imported_results)
     code = dbt(["build", *extra, *dbt_args], building)
     if code != 0:
         print(f"dbt build failed; nothing published: {published} is unchanged", file=sys.stderr)
@@ -440,6 +452,76 @@ def command_build(args: argparse.Namespace) -> int:
     publish(building, published)
     print(f"published {published}")
     return 0
+
+
+def command_import_results(args: argparse.Namespace) -> int:
+    """Loads a finished campaign's results export and builds its uplift marts, published like any build."""
+    import duckdb
+    import load_campaign_results
+
+    published = warehouse_path(args.db)
+    building = start_build(published, from_published=True)
+    print(f"loading {args.file} ({args.mapping}) into {building}")
+    try:
+        loaded = load_campaign_results.load(args.file.resolve(), args.mapping.resolve(), building)
+    except load_campaign_results.LoadError as error:
+        print(f"load failed, warehouse unchanged: {error}", file=sys.stderr)
+        return 1
+    # Only the imported campaigns' models: the rest of the warehouse is as it was published.
+    variables = {"campaign_results": True}
+    if published.exists():
+        con = duckdb.connect(str(published), read_only=True)
+        try:
+            if source_type_of(con) != "thelook":
+                variables["crm_source"] = source_type_of(con)
+        finally:
+            con.close()
+    code = dbt(["build", "--select", "path:models/staging/campaign_results+", "--vars", json.dumps(variables)],
+               building)
+    if code != 0:
+        print(f"dbt build failed; nothing published: {published} is unchanged", file=sys.stderr)
+        return code
+    publish(building, published)
+    print_imported_uplift(published, loaded["campaign_id"])
+    print(f"\npublished {published}")
+    return 0
+
+
+def print_imported_uplift(db: Path, campaign_id: str) -> None:
+    import duckdb
+
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        print(f"\nuplift of {campaign_id} (every arm against control, all customers):")
+        binary = con.execute("""
+            select outcome, arm, treated_rate, control_rate, uplift, uplift_low, uplift_high, p_value
+            from uplift_imported_binary
+            where campaign_id = ? and breakdown = 'All'
+            order by outcome, arm
+        """, [campaign_id]).fetchall()
+        for outcome, arm, rate_t, rate_c, uplift, low, high, p_value in binary:
+            print(f"  {outcome:<12} {arm:<14} {rate_t:7.2%} vs {rate_c:7.2%}  {uplift * 100:+6.2f}pp "
+                  f"[{low * 100:+.2f}, {high * 100:+.2f}]  p {p_value:.3g}")
+        amounts = con.execute("""
+            select outcome, arm, amount_per_customer_diff, amount_per_customer_diff_low,
+                amount_per_customer_diff_high, cuped_amount_per_customer_diff, cuped_amount_per_customer_diff_low,
+                cuped_amount_per_customer_diff_high, cuped_variance_reduction
+            from uplift_imported_amount
+            where campaign_id = ? and breakdown = 'All'
+            order by outcome, arm
+        """, [campaign_id]).fetchall()
+        for outcome, arm, diff, low, high, cuped, cuped_low, cuped_high, reduction in amounts:
+            line = f"  {outcome:<12} {arm:<14} {diff:+.3f} per customer [{low:+.3f}, {high:+.3f}]"
+            if cuped is not None:
+                line += (f"; CUPED {cuped:+.3f} [{cuped_low:+.3f}, {cuped_high:+.3f}], "
+                         f"variance -{reduction:.1%}")
+            print(line)
+        srm = con.execute("select min(p_value) from imported_sample_ratio where campaign_id = ?",
+                          [campaign_id]).fetchone()[0]
+        if srm is not None:
+            print(f"  sample-ratio check p = {srm:.3g}" + ("  MISMATCH: do not trust these figures" if srm < 0.001 else ""))
+    finally:
+        con.close()
 
 
 def command_test(args: argparse.Namespace) -> int:
@@ -478,6 +560,13 @@ def parser() -> argparse.ArgumentParser:
     build.add_argument("--db", type=Path)
     build.add_argument("dbt_args", nargs=argparse.REMAINDER)
     build.set_defaults(handler=command_build)
+
+    imported = commands.add_parser("import-results",
+                                   help="load a finished campaign's per-customer results export and measure it")
+    imported.add_argument("file", type=Path, help="the results file (CSV or Parquet)")
+    imported.add_argument("--mapping", type=Path, required=True, help="its YAML mapping (see mappings/README.md)")
+    imported.add_argument("--db", type=Path)
+    imported.set_defaults(handler=command_import_results)
 
     test = commands.add_parser("test", help="run the test suite (extra arguments go to pytest)")
     test.add_argument("pytest_args", nargs=argparse.REMAINDER)

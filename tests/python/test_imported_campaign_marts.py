@@ -406,3 +406,34 @@ def test_models_are_disabled_by_default(tmp_path: Path) -> None:
                if ("campaign_results" in key or "imported" in key) and node["config"]["enabled"]]
     assert enabled == []
     assert not any(key.startswith("source.crm_uplift.campaign_results") for key in manifest["sources"])
+
+
+def test_the_import_command_publishes_the_marts_and_keeps_the_warehouse_on_bad_input(tmp_path: Path) -> None:
+    """`crm.py import-results` on a fresh warehouse: loads, builds only the imported campaign's models,
+    publishes, prints the overall uplift; a file with an unknown arm changes nothing."""
+    db = tmp_path / "warehouse.duckdb"
+    rows = generated_rows(count=1500, seed=5)
+    good = crf.write_results_csv(tmp_path / "hillstrom.csv", rows)
+    command = [sys.executable, str(ROOT / "scripts" / "crm.py"), "import-results"]
+    mapping = ["--mapping", str(ROOT / "mappings" / "hillstrom.yml"), "--db", str(db)]
+    result = subprocess.run([*command, str(good), *mapping], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "uplift of hillstrom_2008 (every arm against control, all customers):" in result.stdout
+    assert "CUPED" in result.stdout and f"published {db}" in result.stdout
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        overall = con.execute("select count(*) from uplift_imported_binary where breakdown = 'All'").fetchone()[0]
+        before = con.execute("select count(*) from raw_campaign_results.result_customers").fetchone()[0]
+    finally:
+        con.close()
+    assert overall == 4 and before == 1500  # visit and conversion x two e-mail arms; every customer loaded
+
+    bad = crf.write_results_csv(tmp_path / "bad.csv", crf.with_value(rows, 3, "segment", "SMS"))
+    result = subprocess.run([*command, str(bad), *mapping], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 1
+    assert "load failed, warehouse unchanged" in result.stderr and "'SMS'" in result.stderr
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        assert con.execute("select count(*) from raw_campaign_results.result_customers").fetchone()[0] == before
+    finally:
+        con.close()
