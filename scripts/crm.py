@@ -51,6 +51,9 @@ MARTS = (
     "customer_value",
     "customer_value_holdout",
     "churn_model_evaluation",
+    "customer_uplift_scores",
+    "uplift_model_evaluation",
+    "uplift_targeting",
 )
 
 

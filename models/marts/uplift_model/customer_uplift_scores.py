@@ -1,0 +1,102 @@
+"""Cross-fitted per-customer uplift scores: one model per campaign and treatment arm against control.
+
+For each campaign and each arm other than `control`, the customers of that arm (treated) and of the control arm
+are scored by `uplift_model.cross_fitted_uplift` on their pre-launch features (rfm_features: recency_days,
+frequency, monetary, rfm_score numeric; rfm_segment, lifecycle_segment categorical) with `is_converted` as the
+outcome. Every customer is scored by models fitted on the other folds only. A comparison with fewer than
+MIN_ARM_CUSTOMERS treated or control customers, or with a fold lacking one of the two arms, is skipped (no rows
+here; uplift_model_evaluation says why in its `note`).
+
+The decile ranks customers by predicted uplift, highest first, ties broken by customer_id (ascending), so the
+deciles are deterministic; decile d holds the ranks ceil((d - 1) N / 10) + 1 .. ceil(d N / 10) (sizes differ by
+at most one).
+"""
+
+import numpy as np
+import pandas as pd
+
+import model_settings
+import uplift_model as um
+
+MIN_ARM_CUSTOMERS = 50
+NUMERIC = ["recency_days", "frequency", "monetary", "rfm_score"]
+CATEGORICAL = ["rfm_segment", "lifecycle_segment"]
+
+COLUMNS = {
+    "campaign_id": "varchar", "arm": "varchar", "customer_id": "bigint", "customer_arm": "varchar",
+    "is_treated": "boolean", "fold": "bigint", "predicted_conversion_treated": "double",
+    "predicted_conversion_control": "double", "predicted_uplift": "double", "uplift_rank": "bigint",
+    "uplift_decile": "bigint", "method": "varchar", "folds": "bigint", "seed": "bigint",
+}
+
+
+def skip_reason(frame: pd.DataFrame, folds: int, seed: int) -> str | None:
+    """Why this arm comparison cannot be cross-fitted (None if it can). Same rule in uplift_model_evaluation."""
+    treated, control = int(frame["is_treated"].sum()), int((~frame["is_treated"]).sum())
+    if treated < MIN_ARM_CUSTOMERS or control < MIN_ARM_CUSTOMERS:
+        return (f"skipped: {treated} treated and {control} control customers; each arm needs at least "
+                f"{MIN_ARM_CUSTOMERS}")
+    fold = um.assign_folds(frame["customer_id"].to_numpy(dtype=object), frame["is_treated"], folds, seed)
+    for k in range(folds):
+        arms = set(frame["is_treated"].to_numpy()[fold == k].tolist())
+        if arms != {True, False}:
+            return f"skipped: fold {k} of {folds} lacks a treated or a control customer"
+    return None
+
+
+def model(dbt, session):
+    dbt.config(materialized="table")
+    method = model_settings.choice("uplift_model_method", dbt.config.meta_get("uplift_model_method"), um.METHODS)
+    folds = model_settings.number("uplift_model_folds", dbt.config.meta_get("uplift_model_folds"), integer=True)
+    seed = model_settings.number("uplift_model_seed", dbt.config.meta_get("uplift_model_seed"), integer=True)
+    if folds < 2:
+        raise ValueError(f"variable uplift_model_folds must be at least 2, got {folds}")
+    if seed < 0:
+        raise ValueError(f"variable uplift_model_seed must be >= 0, got {seed}")
+
+    outcomes = dbt.ref("campaign_outcomes").project("campaign_id, customer_id, arm, is_converted")
+    features = dbt.ref("rfm_features").project(
+        "campaign_id, customer_id, recency_days, frequency, cast(monetary as double) as monetary, rfm_score, "
+        "rfm_segment, lifecycle_segment"
+    )
+    data = outcomes.join(features, "campaign_id, customer_id", how="inner").df()
+
+    results = []
+    for campaign_id in sorted(data["campaign_id"].unique()):
+        campaign = data[data["campaign_id"] == campaign_id]
+        for arm in sorted(a for a in campaign["arm"].unique() if a != "control"):
+            frame = campaign[campaign["arm"].isin([arm, "control"])].copy()
+            frame["is_treated"] = frame["arm"] == arm
+            if skip_reason(frame, folds, seed) is not None:
+                continue
+            frame = frame.sort_values("customer_id", kind="mergesort").reset_index(drop=True)
+            scored = um.cross_fitted_uplift(
+                frame, features=NUMERIC + CATEGORICAL, treatment_col="is_treated", outcome_col="is_converted",
+                id_col="customer_id", method=method, folds=folds, seed=seed, categorical=CATEGORICAL,
+                outcome_type="binary",
+            )
+            # Both frames are sorted by customer_id.
+            n = len(scored)
+            order = np.lexsort((scored["customer_id"].to_numpy(), -scored["predicted_uplift"].to_numpy()))
+            rank = np.empty(n, dtype=np.int64)
+            rank[order] = np.arange(1, n + 1)
+            results.append(pd.DataFrame({
+                "campaign_id": campaign_id,
+                "arm": arm,
+                "customer_id": scored["customer_id"].to_numpy(),
+                "customer_arm": frame["arm"].to_numpy(),
+                "is_treated": frame["is_treated"].to_numpy(),
+                "fold": scored["fold"].to_numpy(),
+                "predicted_conversion_treated": scored["predicted_outcome_treated"].to_numpy(),
+                "predicted_conversion_control": scored["predicted_outcome_control"].to_numpy(),
+                "predicted_uplift": scored["predicted_uplift"].to_numpy(),
+                "uplift_rank": rank,
+                "uplift_decile": (rank - 1) * 10 // n + 1,
+                "method": method,
+                "folds": folds,
+                "seed": seed,
+            }))
+    result = pd.concat(results, ignore_index=True) if results else pd.DataFrame(
+        {name: pd.Series(dtype="object") for name in COLUMNS}
+    )
+    return model_settings.typed(session, result, COLUMNS)
