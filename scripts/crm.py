@@ -54,6 +54,7 @@ MARTS = (
     "customer_uplift_scores",
     "uplift_model_evaluation",
     "uplift_targeting",
+    "uplift_revenue_cuped",
 )
 
 
