@@ -412,12 +412,6 @@ def resolve_columns(names: list[str], mapping: Mapping, where: str) -> dict[str,
     return found
 
 
-def read_error(path: Path, error: duckdb.Error) -> LoadError:
-    """DuckDB's CSV error in one line (see load_online_retail.csv_error). In a CRLF file DuckDB starts the quoted
-    line with the line break, which would leave the line's text out of the message: the break is dropped first."""
-    return csv_error(path, Exception(re.sub(r"Original Line: *\r?\n", "Original Line: ", str(error), count=1)))
-
-
 def stage_csv(con: duckdb.DuckDBPyConnection, path: Path, mapping: Mapping, log) -> Staged:
     if path.stat().st_size == 0:
         raise LoadError(f"{path}: the file is empty")
@@ -438,7 +432,7 @@ def stage_csv(con: duckdb.DuckDBPyConnection, path: Path, mapping: Mapping, log)
             f"row_number() over () + 1 as source_row, {picked} from {read}"
         )
     except duckdb.Error as error:
-        raise read_error(path, error) from error
+        raise csv_error(path, error) from error
     (records,) = con.execute("select count(*) from _results").fetchall()[0]
     if scan.blank_line or records != scan.lines - 1:
         # A quoted value spanning lines, or empty lines: records and lines differ, so each record's first line is

@@ -29,6 +29,7 @@ import codecs
 import csv
 import datetime as dt
 import gc
+import re
 import sys
 import time
 from contextlib import closing, contextmanager, nullcontext
@@ -514,7 +515,9 @@ def csv_read_expression(path: Path, scan: CsvScan, width: int) -> str:
 
 def csv_error(path: Path, error: duckdb.Error) -> LoadError:
     """DuckDB's CSV error in one line: the row, what is wrong, the line itself."""
-    lines = [line.strip() for line in str(error).splitlines()]
+    # In a CRLF file DuckDB starts the quoted line on a line of its own: join it back to its label.
+    text = re.sub(r"Original Line: *\r?\n", "Original Line: ", str(error), count=1)
+    lines = [line.strip() for line in text.splitlines()]
     marker = "CSV Error on Line:"
     at = next((i for i, line in enumerate(lines) if marker in line), None)
     if at is None:

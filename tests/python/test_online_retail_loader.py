@@ -541,11 +541,12 @@ def test_fractional_quantity_is_not_rounded(tmp_path: Path, loaded: Path) -> Non
     assert_load_fails(bad, loaded, r"column Quantity, row 2: '2\.5' is not an integer$")
 
 
-def test_a_malformed_csv_line(tmp_path: Path, loaded: Path) -> None:
+@pytest.mark.parametrize("line_end", ["\n", "\r\n"])
+def test_a_malformed_csv_line(tmp_path: Path, loaded: Path, line_end: str) -> None:
     text = csv_text(RELEASE_1_LINES, RELEASE_1).splitlines()
     text[3] += ",extra"
     bad = tmp_path / "bad.csv"
-    bad.write_text("\n".join(text) + "\n")
+    bad.write_bytes((line_end.join(text) + line_end).encode())
     assert_load_fails(
         bad, loaded, r"bad\.csv: row 4: Expected Number of Columns: 8 Found: 9 \(the line: '536365,71053,WHITE METAL"
     )
