@@ -103,30 +103,24 @@ theta as (
         paired.*,
         cast(pooled_x_sum as double) / pooled_customers as pooled_x_mean,
         -- Covariance over variance of the pooled customers; 0 when the covariate does not vary.
-        case
-            when cast(pooled_x_square_sum as double) - cast(pooled_x_sum as double) * pooled_x_sum / pooled_customers > 0
-            then (cast(pooled_xy_sum as double) - cast(pooled_x_sum as double) * pooled_y_sum / pooled_customers)
-                / (cast(pooled_x_square_sum as double) - cast(pooled_x_sum as double) * pooled_x_sum / pooled_customers)
-            else 0
-        end as cuped_theta
+        coalesce({{ cuped_theta('cast(pooled_xy_sum as double)', 'cast(pooled_x_sum as double)',
+                                'cast(pooled_y_sum as double)', 'cast(pooled_x_square_sum as double)',
+                                'pooled_customers') }}, 0) as cuped_theta
     from paired
 ),
 
 adjusted as (
     select
         theta.*,
-        -- Sums of Y' = Y - theta X + c with c = theta * mean X, per arm, from the sums above.
-        treated_y_sum - cuped_theta * treated_x_sum + treated_customers * cuped_theta * pooled_x_mean
+        {{ cuped_adjusted_sum('treated_y_sum', 'treated_x_sum', 'treated_customers', 'cuped_theta', 'pooled_x_mean') }}
             as treated_adjusted_sum,
-        control_y_sum - cuped_theta * control_x_sum + control_customers * cuped_theta * pooled_x_mean
+        {{ cuped_adjusted_sum('control_y_sum', 'control_x_sum', 'control_customers', 'cuped_theta', 'pooled_x_mean') }}
             as control_adjusted_sum,
-        treated_y_square_sum - 2 * cuped_theta * treated_xy_sum + cuped_theta * cuped_theta * treated_x_square_sum
-            + 2 * cuped_theta * pooled_x_mean * (treated_y_sum - cuped_theta * treated_x_sum)
-            + treated_customers * cuped_theta * pooled_x_mean * cuped_theta * pooled_x_mean
+        {{ cuped_adjusted_square_sum('treated_y_square_sum', 'treated_xy_sum', 'treated_x_square_sum', 'treated_y_sum',
+                                     'treated_x_sum', 'treated_customers', 'cuped_theta', 'pooled_x_mean') }}
             as treated_adjusted_square_sum,
-        control_y_square_sum - 2 * cuped_theta * control_xy_sum + cuped_theta * cuped_theta * control_x_square_sum
-            + 2 * cuped_theta * pooled_x_mean * (control_y_sum - cuped_theta * control_x_sum)
-            + control_customers * cuped_theta * pooled_x_mean * cuped_theta * pooled_x_mean
+        {{ cuped_adjusted_square_sum('control_y_square_sum', 'control_xy_sum', 'control_x_square_sum', 'control_y_sum',
+                                     'control_x_sum', 'control_customers', 'cuped_theta', 'pooled_x_mean') }}
             as control_adjusted_square_sum
     from theta
 ),

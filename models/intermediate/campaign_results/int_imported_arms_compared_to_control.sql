@@ -105,11 +105,8 @@ theta as (
                 then null
             -- A covariate constant within the comparison explains nothing: no adjustment.
             when pooled_covariate_min = pooled_covariate_max then 0.0
-            else
-                (pooled_covariate_value_product_sum
-                    - pooled_covariate_sum * pooled_value_sum / pooled_customers)
-                / nullif(pooled_covariate_square_sum
-                    - pooled_covariate_sum * pooled_covariate_sum / pooled_customers, 0)
+            else {{ cuped_theta('pooled_covariate_value_product_sum', 'pooled_covariate_sum', 'pooled_value_sum',
+                                'pooled_covariate_square_sum', 'pooled_customers') }}
         end as cuped_theta
     from pooled
 ),
@@ -117,12 +114,13 @@ theta as (
 adjusted as (
     select
         theta.*,
-        cuped_theta * pooled_covariate_mean as cuped_shift,
         case when has_cuped then
-            treated_value_sum - cuped_theta * (treated_covariate_sum - treated_customers * pooled_covariate_mean)
+            {{ cuped_adjusted_sum('treated_value_sum', 'treated_covariate_sum', 'treated_customers', 'cuped_theta',
+                                  'pooled_covariate_mean') }}
         end as treated_cuped_value_sum,
         case when has_cuped then
-            control_value_sum - cuped_theta * (control_covariate_sum - control_customers * pooled_covariate_mean)
+            {{ cuped_adjusted_sum('control_value_sum', 'control_covariate_sum', 'control_customers', 'cuped_theta',
+                                  'pooled_covariate_mean') }}
         end as control_cuped_value_sum
     from theta
 )
@@ -151,15 +149,13 @@ select
     treated_cuped_value_sum,
     control_cuped_value_sum,
     case when has_cuped then
-        treated_value_square_sum - 2 * cuped_theta * treated_covariate_value_product_sum
-        + cuped_theta * cuped_theta * treated_covariate_square_sum
-        + 2 * cuped_shift * (treated_value_sum - cuped_theta * treated_covariate_sum)
-        + treated_customers * cuped_shift * cuped_shift
+        {{ cuped_adjusted_square_sum('treated_value_square_sum', 'treated_covariate_value_product_sum',
+                                     'treated_covariate_square_sum', 'treated_value_sum', 'treated_covariate_sum',
+                                     'treated_customers', 'cuped_theta', 'pooled_covariate_mean') }}
     end as treated_cuped_value_square_sum,
     case when has_cuped then
-        control_value_square_sum - 2 * cuped_theta * control_covariate_value_product_sum
-        + cuped_theta * cuped_theta * control_covariate_square_sum
-        + 2 * cuped_shift * (control_value_sum - cuped_theta * control_covariate_sum)
-        + control_customers * cuped_shift * cuped_shift
+        {{ cuped_adjusted_square_sum('control_value_square_sum', 'control_covariate_value_product_sum',
+                                     'control_covariate_square_sum', 'control_value_sum', 'control_covariate_sum',
+                                     'control_customers', 'cuped_theta', 'pooled_covariate_mean') }}
     end as control_cuped_value_square_sum
 from adjusted
