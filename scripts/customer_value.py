@@ -43,6 +43,7 @@ parameters in days and in weeks (alpha_weeks = alpha_days / 7).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 from dataclasses import dataclass, field
@@ -51,6 +52,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 from scipy import optimize, special, stats
+from threadpoolctl import threadpool_limits
 
 __all__ = [
     "BgNbdFit",
@@ -433,6 +435,20 @@ def _bgnbd_gradient(params, x, t_x, T) -> np.ndarray:
     return np.array([d_r.sum(), d_alpha.sum(), d_a.sum(), d_b.sum()], dtype=np.float64)
 
 
+def _single_threaded(function):
+    """Runs a fit with BLAS and OpenMP on one thread. The optimiser's linear algebra sums in a different order
+    on more threads, and on a flat likelihood that moves the optimum in the 4th digit; inside dbt, another
+    model pinning the thread count at the same moment would make the result depend on timing."""
+
+    @functools.wraps(function)
+    def pinned(*args, **kwargs):
+        with threadpool_limits(limits=1):
+            return function(*args, **kwargs)
+
+    return pinned
+
+
+@_single_threaded
 def fit_bgnbd(x: Any, t_x: Any, T: Any, initial: Any = None) -> BgNbdFit:
     """Maximum-likelihood BG/NBD fit.
 
@@ -696,6 +712,7 @@ def _gg_gradient(params, x, m) -> np.ndarray:
     return np.array([d_p.sum(), d_q.sum(), d_g.sum()], dtype=np.float64)
 
 
+@_single_threaded
 def fit_gamma_gamma(x: Any, mean_value: Any, initial: Any = None) -> GammaGammaFit:
     """Maximum-likelihood Gamma-Gamma fit on the customers with x >= 1 and mean_value > 0 (others ignored).
 
@@ -911,6 +928,7 @@ def _fold_of(customer_ids: np.ndarray, folds: int, seed: int) -> np.ndarray:
     return fold
 
 
+@_single_threaded
 def cross_fitted_logistic_churn(features: pd.DataFrame, label: Any, folds: int = 5, seed: int = 42,
                                 id_col: str = "customer_id",
                                 feature_cols: Sequence[str] = ("recency", "frequency", "monetary"),

@@ -732,3 +732,17 @@ def test_input_checks() -> None:
     with pytest.raises(ValueError, match="unique"):
         cv.cross_fitted_logistic_churn(pd.DataFrame({"customer_id": [1, 1, 2, 3, 4, 5], "recency": 1.0,
                                                      "frequency": 1.0, "monetary": 1.0}), [0, 1, 0, 1, 0, 1])
+
+
+def test_fits_do_not_depend_on_the_thread_count_around_them() -> None:
+    """Inside dbt another model may pin BLAS to one thread while a fit runs: the fit must not notice."""
+    from threadpoolctl import threadpool_limits
+
+    rng = np.random.default_rng(3)
+    x = rng.poisson(1.5, 3000).astype(float)
+    t_x = np.where(x > 0, rng.uniform(1, 300, 3000), 0.0)
+    T = t_x + rng.uniform(1, 200, 3000)
+    free = cv.fit_bgnbd(x, t_x, T)
+    with threadpool_limits(limits=1):
+        pinned = cv.fit_bgnbd(x, t_x, T)
+    assert (free.r, free.alpha, free.a, free.b) == (pinned.r, pinned.alpha, pinned.a, pinned.b)
