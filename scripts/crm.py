@@ -487,6 +487,7 @@ def command_import_results(args: argparse.Namespace) -> int:
         return code
     publish(building, published)
     print_imported_uplift(published, loaded["campaign_id"])
+    print_imported_uplift_model(published, loaded["campaign_id"])
     print(f"\npublished {published}")
     return 0
 
@@ -526,6 +527,60 @@ def print_imported_uplift(db: Path, campaign_id: str) -> None:
             print(f"  sample-ratio check p = {srm:.3g}" + ("  MISMATCH: do not trust these figures" if srm < 0.001 else ""))
     finally:
         con.close()
+
+
+def print_imported_uplift_model(db: Path, campaign_id: str) -> None:
+    """The uplift model's summary: per outcome and arm, the Qini coefficient (0 = random targeting, 1 = perfect)
+    and the top 30 % by predicted uplift against random targeting of as many customers."""
+    import duckdb
+
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        unknown_cost = [arm for (arm,) in con.execute(
+            "select distinct arm from imported_uplift_targeting where campaign_id = ? "
+            "and contact_cost_per_customer is null order by arm", [campaign_id]).fetchall()]
+        rows = con.execute("""
+            select evaluation.outcome, evaluation.arm, evaluation.qini_coefficient, evaluation.qini_area,
+                evaluation.random_area, evaluation.is_skipped, evaluation.note, evaluation.method,
+                evaluation.folds, evaluation.features, targeting.incremental_successes,
+                targeting.random_incremental_successes
+            from imported_uplift_model_evaluation as evaluation
+            left join (
+                select distinct campaign_id, arm, outcome, incremental_successes, random_incremental_successes
+                from imported_uplift_targeting
+                where share = 0.3
+            ) as targeting
+                on evaluation.campaign_id = targeting.campaign_id
+                and evaluation.arm = targeting.arm
+                and evaluation.outcome = targeting.outcome
+            where evaluation.campaign_id = ? and (evaluation.is_skipped or evaluation.point = 0)
+            order by evaluation.outcome, evaluation.arm
+        """, [campaign_id]).fetchall()
+    finally:
+        con.close()
+    if not rows:
+        return
+    modelled = [row for row in rows if not row[5]]
+    if modelled:
+        _, _, _, _, _, _, _, method, folds, features, _, _ = modelled[0]
+        print(f"\nuplift model of {campaign_id} (cross-fitted {method}, {folds} folds; features {features}):")
+        print("  Qini coefficient: 0 = no better than random targeting, 1 = perfect; top 30 % = the 30 % with the "
+              "highest predicted uplift")
+    else:
+        print(f"\nuplift model of {campaign_id}:")
+    for outcome, arm, coefficient, area, random_area, skipped, note, *_, top, random_top in rows:
+        if skipped:
+            print(f"  {outcome:<12} {arm:<14} {note}")
+            continue
+        line = f"  {outcome:<12} {arm:<14} Qini coefficient "
+        line += "undefined" if coefficient is None else f"{coefficient:+.3f}"
+        line += f" (area {area:+.2f} vs random {random_area:+.2f})"
+        if top is not None and random_top is not None:
+            line += f"; top 30 %: {top:+.1f} incremental {outcome} vs {random_top:+.1f} at random"
+        print(line)
+    if unknown_cost:
+        print(f"  contact cost unknown for {', '.join(unknown_cost)} (null in the mapping): imported_uplift_targeting "
+              "leaves cost and net amount empty")
 
 
 def command_test(args: argparse.Namespace) -> int:

@@ -4,9 +4,9 @@ The file is what an email/CRM tool exports after a test: one row per customer wi
 attributes known before the send, and outcomes over the measurement window. A small YAML mapping (see
 `mappings/README.md`, example `mappings/hillstrom.yml`) says which column is which: the customer id (or none:
 then the 1-based data row number is the id, and identical rows are different customers), the arm column with
-its control value and, per arm value, its planned share, short name, channel and contact cost; the outcomes
-(binary 0/1 or non-negative amounts); the pre-period covariates (numeric; one of them the CUPED covariate); the
-breakdown columns (any values, treated as categories).
+its control value and, per arm value, its planned share, short name, channel and contact cost (null when
+unknown); the outcomes (binary 0/1 or non-negative amounts); the pre-period covariates (numeric; one of them the
+CUPED covariate); the breakdown columns (any values, treated as categories).
 
 Five long tables, so that any number of outcomes and attributes fits (several campaigns share them):
     result_campaigns   campaign_id, campaign_name, source_file, customers, launch_date, window_days, cuped_covariate
@@ -112,7 +112,7 @@ class Arm:
     name: str
     share: float
     channel: str
-    contact_cost: float
+    contact_cost: float | None  # None: unknown (the mapping says null)
     is_control: bool
 
 
@@ -220,6 +220,16 @@ class _Checker:
             raise self.fail(key, f"{value!r} is not a number")
         return float(value)
 
+    def contact_cost(self, value, key: str) -> float | None:
+        """A cost per contact >= 0, or null: unknown (never guessed as 0: a cost of 0 is a claim)."""
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise self.fail(key, f"{value!r} is not a cost per contact (a number >= 0, or null when unknown)")
+        if value < 0:
+            raise self.fail(key, f"{value!r} is negative (a cost per contact is >= 0, or null when unknown)")
+        return float(value)
+
     def share(self, value, key: str) -> Fraction:
         """A number (0.45) or a fraction as text ('1/3')."""
         try:
@@ -271,10 +281,8 @@ def parse_mapping(raw, where: str = "mapping") -> Mapping:
             check.name(entry["name"], f"{key}.name", NAME_PATTERN, "short arm name"),
             check.share(entry["share"], f"{key}.share"),
             check.text(entry["channel"], f"{key}.channel"),
-            check.number(entry["contact_cost"], f"{key}.contact_cost"),
+            check.contact_cost(entry["contact_cost"], f"{key}.contact_cost"),
         ))
-        if entries[-1][4] < 0:
-            raise check.fail(f"{key}.contact_cost", f"{entry['contact_cost']!r} is negative")
     values = [e[0] for e in entries]
     for i, (value, name, *_) in enumerate(entries):
         if value in values[:i]:

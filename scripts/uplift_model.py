@@ -13,6 +13,8 @@ Plain functions on numpy / pandas: no I/O, no project imports, deterministic. db
     um.targeting_table(scored.predicted_uplift, data.treated, data.converted, data.revenue,
                        margin_rate=0.4, contact_cost=0.5)
     um.uplift_rank_correlation(scored.predicted_uplift, true_effect)   # closed-loop simulation only
+    um.skip_reason(ids, treated, folds=5, seed=42)   # None, or why a comparison is not modelled (every mart)
+    rank, decile = um.uplift_ranks(scored.predicted_uplift)           # 1 = highest, ties in input (id) order
 
 `cross_fitted_uplift` returns its rows sorted by the id column; the curve and table functions take arrays
 aligned with each other BY POSITION (pandas indexes are ignored): align them with the scored frame, by sorting on
@@ -133,6 +135,8 @@ from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostin
 from threadpoolctl import threadpool_limits
 
 SIGNIFICANT_DIGITS = 10
+# Fewer treated or control customers than this and an arm comparison is not modelled (see `skip_reason`).
+MIN_ARM_CUSTOMERS = 50
 METHODS = ("t_learner", "class_transformation")
 OUTCOME_TYPES = ("auto", "binary", "amount")
 HGB_PARAMS = {
@@ -231,6 +235,36 @@ def assign_folds(ids: Sequence, treatment: Sequence, folds: int = 5, seed: int =
     fold = np.empty(len(ids), dtype=np.int64)
     fold[order] = np.arange(len(ids)) % folds
     return fold
+
+
+def skip_reason(ids: Sequence, treatment: Sequence, folds: int = 5, seed: int = 42,
+                min_arm_customers: int = MIN_ARM_CUSTOMERS) -> str | None:
+    """Why an arm comparison is not cross-fitted, or None when it is: fewer than `min_arm_customers` treated or
+    control customers, or a fold (of `assign_folds`) without both arms. The one rule every uplift model mart
+    applies (the scores leave the comparison out, the evaluation writes this text in its note)."""
+    t = _treatment_values(treatment)
+    treated, control = int(t.sum()), int(len(t) - t.sum())
+    if treated < min_arm_customers or control < min_arm_customers:
+        return (f"skipped: {treated} treated and {control} control customers; each arm needs at least "
+                f"{min_arm_customers}")
+    fold = assign_folds(ids, t, folds, seed)
+    for k in range(int(folds)):
+        if set(t[fold == k].tolist()) != {0, 1}:
+            return f"skipped: fold {k} of {folds} lacks a treated or a control customer"
+    return None
+
+
+def uplift_ranks(predicted_uplift: object) -> tuple[np.ndarray, np.ndarray]:
+    """Rank (1 = highest predicted uplift) and decile (1..10) per customer, aligned with the input; tied scores
+    keep the input order, so pass the customers sorted by id (as `cross_fitted_uplift` returns them) to break ties
+    by id. Decile d holds the ranks ceil((d - 1) N / 10) + 1 .. ceil(d N / 10): sizes differ by at most one."""
+    score = _float_values(predicted_uplift, "uplift_ranks: predicted_uplift")
+    n = len(score)
+    order = np.lexsort((np.arange(n), -score))
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(1, n + 1)
+    decile = (rank - 1) * 10 // max(n, 1) + 1
+    return rank, decile.astype(np.int64)
 
 
 # ------------------------------------------------------------------------------------------ cross-fitting

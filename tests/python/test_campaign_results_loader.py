@@ -153,6 +153,20 @@ def test_hillstrom_csv_loads_as_pandas_reads_it(tmp_path: Path, hillstrom_csv: P
     assert tables(db) == expected_tables(hillstrom_csv, hillstrom_mapping(), "hillstrom.csv")
 
 
+def test_an_unknown_contact_cost_stays_null(tmp_path: Path, hillstrom_csv: Path) -> None:
+    """The Hillstrom file publishes no cost per e-mail: the mapping says null, the warehouse keeps null (unknown),
+    not 0; the control arm is not contacted and costs 0."""
+    db = tmp_path / "w.duckdb"
+    load(hillstrom_csv, HILLSTROM, db, log=quiet)
+    with duckdb.connect(str(db), read_only=True) as con:
+        costs = dict(con.execute("select arm, contact_cost from raw_campaign_results.result_arms").fetchall())
+    assert costs == {"mens_email": None, "womens_email": None, "no_email": 0.0}
+    mapping = hillstrom_mapping()
+    mapping["arm"]["values"][0]["contact_cost"] = 0
+    parsed = load_campaign_results.parse_mapping(mapping)
+    assert [arm.contact_cost for arm in parsed.arms] == [0.0, None, 0.0]
+
+
 def test_the_quirks_of_the_real_file(tmp_path: Path, hillstrom_csv: Path) -> None:
     raw = hillstrom_csv.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf") and raw.count(b"\r\n") == 301 and b'"7) $1,000 +"' in raw
@@ -548,7 +562,13 @@ MAPPING_ERRORS = {
     ),
     "negative cost": (
         lambda m: m["arm"]["values"][1].update(contact_cost=-0.1),
-        r"mapping: arm\.values\[1\] \(Womens E-Mail\)\.contact_cost: -0\.1 is negative$",
+        r"mapping: arm\.values\[1\] \(Womens E-Mail\)\.contact_cost: -0\.1 is negative \(a cost per contact is "
+        r">= 0, or null when unknown\)$",
+    ),
+    "cost not a number": (
+        lambda m: m["arm"]["values"][1].update(contact_cost="0,10"),
+        r"mapping: arm\.values\[1\] \(Womens E-Mail\)\.contact_cost: '0,10' is not a cost per contact \(a number "
+        r">= 0, or null when unknown\)$",
     ),
     "bad share": (
         lambda m: m["arm"]["values"][1].update(share="a third"),

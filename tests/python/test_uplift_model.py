@@ -467,3 +467,34 @@ def test_curve_and_table_input_validation():
         um.targeting_table(HAND_SCORE, HAND_TREATED, HAND_OUTCOME, HAND_REVENUE, 0.4, -1.0)
     with pytest.raises(ValueError, match="missing column"):
         um.qini_coefficient(HAND_CURVE.drop(columns="perfect_qini"))
+
+
+def test_skip_reason_counts_arms_and_checks_every_fold():
+    """None when every fold can hold both arms; otherwise the reason, first the arm sizes, then the folds."""
+    ids = np.arange(200)
+    assert um.skip_reason(ids, np.r_[np.ones(100), np.zeros(100)], folds=5, seed=42) is None
+    few = um.skip_reason(ids[:149], np.r_[np.ones(100), np.zeros(49)], folds=5, seed=42)
+    assert few == "skipped: 100 treated and 49 control customers; each arm needs at least 50"
+    # With a lower minimum, 3 control customers in 5 folds leave two folds without a control.
+    sparse = um.skip_reason(ids[:103], np.r_[np.ones(100), np.zeros(3)], folds=5, seed=42, min_arm_customers=3)
+    assert sparse == "skipped: fold 3 of 5 lacks a treated or a control customer"
+    fold = um.assign_folds(ids[:103], np.r_[np.ones(100), np.zeros(3)], folds=5, seed=42)
+    assert sorted(set(fold[100:].tolist())) == [0, 1, 2]  # the dealt controls: folds 3 and 4 have none
+    assert um.skip_reason([str(i) for i in ids], [True, False] * 100, folds=5, seed=42) is None
+    with pytest.raises(ValueError, match="0/1"):
+        um.skip_reason(ids[:3], [0, 1, 2])
+
+
+def test_uplift_ranks_by_hand():
+    """Highest uplift first, ties in input order; deciles of sizes within one."""
+    rank, decile = um.uplift_ranks([0.1, 0.3, 0.1, -0.2, 0.3])
+    assert rank.tolist() == [3, 1, 4, 5, 2]
+    assert decile.tolist() == [5, 1, 7, 9, 3]  # (rank - 1) * 10 // 5 + 1
+    rank, decile = um.uplift_ranks(np.linspace(1, 0, 23))
+    assert rank.tolist() == list(range(1, 24))
+    sizes = np.bincount(decile)[1:]
+    assert len(sizes) == 10 and sizes.max() - sizes.min() <= 1 and sizes.sum() == 23
+    # Decile d holds the ranks ceil((d - 1) N / 10) + 1 .. ceil(d N / 10).
+    for d in range(1, 11):
+        expected = set(range(-(-(d - 1) * 23 // 10) + 1, -(-d * 23 // 10) + 1))
+        assert set(rank[decile == d].tolist()) == expected

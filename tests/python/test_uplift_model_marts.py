@@ -6,7 +6,6 @@ simulation (Silver Regular email is the only configured effect)."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -189,18 +188,19 @@ def test_silver_email_ranks_better_than_random_scores(inputs: pd.DataFrame, mart
     assert coefficient > np.mean(random_coefficients)
 
 
-def load_model(name: str):
-    spec = importlib.util.spec_from_file_location(name, MODELS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_small_comparisons_are_skipped_with_a_reason() -> None:
-    scores_model, evaluation_model = load_model("customer_uplift_scores"), load_model("uplift_model_evaluation")
+    """The skip rule lives once, in uplift_model.skip_reason, and every uplift model mart uses it (the built-in and
+    the imported ones): no model file keeps a copy of its own."""
     small = pd.DataFrame({"customer_id": range(1000), "is_treated": [True] * 960 + [False] * 40})
     large = pd.DataFrame({"customer_id": range(1000), "is_treated": [True, False] * 500})
-    for module in (scores_model, evaluation_model):
-        reason = module.skip_reason(small, 5, 42)
-        assert reason.startswith("skipped") and "40 control" in reason
-    assert scores_model.skip_reason(large, 5, 42) is None
+    reason = um.skip_reason(small["customer_id"], small["is_treated"], 5, 42)
+    assert reason.startswith("skipped") and "40 control" in reason
+    assert um.skip_reason(large["customer_id"], large["is_treated"], 5, 42) is None
+    model_files = [*MODELS.glob("*.py"), *(ROOT / "models" / "marts" / "campaign_results").glob("*.py")]
+    assert len(model_files) == 6
+    for path in model_files:
+        text = path.read_text()
+        assert "def skip_reason" not in text and "MIN_ARM_CUSTOMERS =" not in text, path.name
+    for name in ("customer_uplift_scores", "uplift_model_evaluation", "imported_uplift_scores",
+                 "imported_uplift_model_evaluation"):
+        assert "um.skip_reason(" in next(p for p in model_files if p.stem == name).read_text(), name

@@ -3,22 +3,21 @@
 For each campaign and each arm other than `control`, the customers of that arm (treated) and of the control arm
 are scored by `uplift_model.cross_fitted_uplift` on their pre-launch features (rfm_features: recency_days,
 frequency, monetary, rfm_score numeric; rfm_segment, lifecycle_segment categorical) with `is_converted` as the
-outcome. Every customer is scored by models fitted on the other folds only. A comparison with fewer than
-MIN_ARM_CUSTOMERS treated or control customers, or with a fold lacking one of the two arms, is skipped (no rows
-here; uplift_model_evaluation says why in its `note`).
+outcome. Every customer is scored by models fitted on the other folds only. A comparison that
+`uplift_model.skip_reason` refuses (fewer than uplift_model.MIN_ARM_CUSTOMERS, 50, treated or control
+customers, or a fold lacking one of the two arms) is skipped (no rows here; uplift_model_evaluation says why in
+its `note`).
 
 The decile ranks customers by predicted uplift, highest first, ties broken by customer_id (ascending), so the
 deciles are deterministic; decile d holds the ranks ceil((d - 1) N / 10) + 1 .. ceil(d N / 10) (sizes differ by
 at most one).
 """
 
-import numpy as np
 import pandas as pd
 
 import model_settings
 import uplift_model as um
 
-MIN_ARM_CUSTOMERS = 50
 NUMERIC = ["recency_days", "frequency", "monetary", "rfm_score"]
 CATEGORICAL = ["rfm_segment", "lifecycle_segment"]
 
@@ -28,20 +27,6 @@ COLUMNS = {
     "predicted_conversion_control": "double", "predicted_uplift": "double", "uplift_rank": "bigint",
     "uplift_decile": "bigint", "method": "varchar", "folds": "bigint", "seed": "bigint",
 }
-
-
-def skip_reason(frame: pd.DataFrame, folds: int, seed: int) -> str | None:
-    """Why this arm comparison cannot be cross-fitted (None if it can). Same rule in uplift_model_evaluation."""
-    treated, control = int(frame["is_treated"].sum()), int((~frame["is_treated"]).sum())
-    if treated < MIN_ARM_CUSTOMERS or control < MIN_ARM_CUSTOMERS:
-        return (f"skipped: {treated} treated and {control} control customers; each arm needs at least "
-                f"{MIN_ARM_CUSTOMERS}")
-    fold = um.assign_folds(frame["customer_id"].to_numpy(dtype=object), frame["is_treated"], folds, seed)
-    for k in range(folds):
-        arms = set(frame["is_treated"].to_numpy()[fold == k].tolist())
-        if arms != {True, False}:
-            return f"skipped: fold {k} of {folds} lacks a treated or a control customer"
-    return None
 
 
 def model(dbt, session):
@@ -67,7 +52,8 @@ def model(dbt, session):
         for arm in sorted(a for a in campaign["arm"].unique() if a != "control"):
             frame = campaign[campaign["arm"].isin([arm, "control"])].copy()
             frame["is_treated"] = frame["arm"] == arm
-            if skip_reason(frame, folds, seed) is not None:
+            if um.skip_reason(frame["customer_id"].to_numpy(dtype=object), frame["is_treated"], folds,
+                              seed) is not None:
                 continue
             frame = frame.sort_values("customer_id", kind="mergesort").reset_index(drop=True)
             scored = um.cross_fitted_uplift(
@@ -76,10 +62,7 @@ def model(dbt, session):
                 outcome_type="binary",
             )
             # Both frames are sorted by customer_id.
-            n = len(scored)
-            order = np.lexsort((scored["customer_id"].to_numpy(), -scored["predicted_uplift"].to_numpy()))
-            rank = np.empty(n, dtype=np.int64)
-            rank[order] = np.arange(1, n + 1)
+            rank, decile = um.uplift_ranks(scored["predicted_uplift"])
             results.append(pd.DataFrame({
                 "campaign_id": campaign_id,
                 "arm": arm,
@@ -91,7 +74,7 @@ def model(dbt, session):
                 "predicted_conversion_control": scored["predicted_outcome_control"].to_numpy(),
                 "predicted_uplift": scored["predicted_uplift"].to_numpy(),
                 "uplift_rank": rank,
-                "uplift_decile": (rank - 1) * 10 // n + 1,
+                "uplift_decile": decile,
                 "method": method,
                 "folds": folds,
                 "seed": seed,

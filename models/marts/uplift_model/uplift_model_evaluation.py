@@ -18,7 +18,6 @@ import model_settings
 import uplift_model as um
 
 N_POINTS = 20
-MIN_ARM_CUSTOMERS = 50  # as in customer_uplift_scores
 
 COLUMNS = {
     "campaign_id": "varchar", "arm": "varchar", "point": "bigint", "share_targeted": "double",
@@ -29,19 +28,6 @@ COLUMNS = {
     "qini_coefficient": "double", "auuc": "double", "random_auuc": "double", "method": "varchar",
     "folds": "bigint", "seed": "bigint", "is_skipped": "boolean", "note": "varchar",
 }
-
-
-def skip_reason(frame: pd.DataFrame, folds: int, seed: int) -> str:
-    """The same rule as customer_uplift_scores.skip_reason (models cannot import each other)."""
-    treated, control = int(frame["is_treated"].sum()), int((~frame["is_treated"]).sum())
-    if treated < MIN_ARM_CUSTOMERS or control < MIN_ARM_CUSTOMERS:
-        return (f"skipped: {treated} treated and {control} control customers; each arm needs at least "
-                f"{MIN_ARM_CUSTOMERS}")
-    fold = um.assign_folds(frame["customer_id"].to_numpy(dtype=object), frame["is_treated"], folds, seed)
-    for k in range(folds):
-        if set(frame["is_treated"].to_numpy()[fold == k].tolist()) != {True, False}:
-            return f"skipped: fold {k} of {folds} lacks a treated or a control customer"
-    return "skipped"
 
 
 def model(dbt, session):
@@ -67,7 +53,8 @@ def model(dbt, session):
                 rows.append(pd.DataFrame([{
                     **base, "treated_customers": int(frame["is_treated"].sum()),
                     "control_customers": int((~frame["is_treated"]).sum()), "is_skipped": True,
-                    "note": skip_reason(frame, folds, seed),
+                    "note": um.skip_reason(frame["customer_id"].to_numpy(dtype=object), frame["is_treated"],
+                                           folds, seed) or "skipped",
                 }]))
                 continue
             data = (scored.merge(campaign[["customer_id", "is_converted"]], on="customer_id", how="inner",
