@@ -11,8 +11,13 @@ Sections: 1 segment sizes and RFM profile, 2 category opportunities of each camp
 when a truth file is given), 6 incremental margin, cost and ROI, 7 sample-ratio check, 8 a verdict in plain
 words for every uplift row, 9 K-means customer clusters (elbow chart, profiles, clusters against the rule-based
 segments; once per launch date), 10 customer value (BG/NBD and Gamma-Gamma parameters, the holdout check, the
-churn predictors' AUC, CLV by churn-risk band). A warehouse built before the marts of 9 or 10 existed gets a
-one-line note in their place.
+churn predictors' AUC, CLV by churn-risk band), 11 revenue per customer plain and CUPED-adjusted (theta, variance
+reduction; the injected revenue uplift with a truth file), 12 the uplift model (Qini curve against random and
+perfect targeting, Qini coefficient and AUUC, the targeting table and which share to contact; with a truth file
+and `_campaign_truth_customers.parquet` beside it, Spearman and Kendall between predicted and true per-customer
+uplift), 13 imported campaigns (`crm.py import-results`: per outcome, each arm against control overall and per
+breakdown level, CUPED for amounts, the sample-ratio check), only when their marts exist. A warehouse built
+before the marts of 9 to 12 existed gets a one-line note in their place.
 
 The warehouse is opened read-only and only the marts (and the campaigns seed) are queried; the figures are
 what the marts say, shaped for the charts. The page needs no network: plotly.js is inlined once. The same
@@ -83,8 +88,8 @@ def _native(value):
     return value
 
 
-def _rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict]:
-    cursor = con.execute(sql)
+def _rows(con: duckdb.DuckDBPyConnection, sql: str, parameters: list | None = None) -> list[dict]:
+    cursor = con.execute(sql, parameters)
     names = [column[0] for column in cursor.description]
     return [{name: _native(value) for name, value in zip(names, row)} for row in cursor.fetchall()]
 
@@ -214,6 +219,63 @@ def read_marts(db_path: Path) -> dict:
                 from churn_model_evaluation order by predictor, decile
             """,
         })
+        data["cuped"] = _read_optional(con, CUPED_MARTS, {
+            "rows": """
+                select campaign_id, segment_scheme, segment, arm, treated_customers, control_customers,
+                    revenue_per_customer_diff, revenue_per_customer_diff_low, revenue_per_customer_diff_high,
+                    revenue_p_value, cuped_theta, cuped_revenue_per_customer_diff,
+                    cuped_revenue_per_customer_diff_low, cuped_revenue_per_customer_diff_high, cuped_revenue_p_value,
+                    cuped_is_significant, variance_reduction, alpha
+                from uplift_revenue_cuped order by campaign_id, segment_scheme, segment, arm
+            """,
+        })
+        data["model"] = _read_optional(con, UPLIFT_MODEL_MARTS, {
+            "evaluation": """
+                select campaign_id, arm, point, share_targeted, customers_targeted, qini, random_qini, perfect_qini,
+                    treated_customers, control_customers, qini_area, random_area, perfect_area, qini_coefficient,
+                    auuc, random_auuc, method, folds, is_skipped, note
+                from uplift_model_evaluation order by campaign_id, arm, point nulls first
+            """,
+            "targeting": """
+                select campaign_id, arm, share, customers, share_targeted, treated, control,
+                    incremental_conversions, incremental_revenue, incremental_margin, contact_cost_per_customer,
+                    contact_cost, net_margin, random_incremental_conversions, random_net_margin
+                from uplift_targeting order by campaign_id, arm, share
+            """,
+        })
+        # Imported campaigns exist only after `crm.py import-results`: no marts, no section.
+        data["imported"] = _read_optional(con, IMPORTED_MARTS, {
+            "binary": """
+                select campaign_id, outcome, breakdown, level, arm, treated_customers, control_customers,
+                    treated_successes, control_successes, treated_rate, treated_rate_low, treated_rate_high,
+                    control_rate, control_rate_low, control_rate_high, uplift, uplift_low, uplift_high, p_value,
+                    relative_lift, alpha, minimum_detectable_uplift, is_significant, incremental_successes
+                from uplift_imported_binary
+                order by campaign_id, outcome, breakdown <> 'All', breakdown, level, arm
+            """,
+            "amount": """
+                select campaign_id, outcome, breakdown, level, arm, treated_customers, control_customers,
+                    treated_amount_per_customer, control_amount_per_customer, amount_per_customer_diff,
+                    amount_per_customer_diff_low, amount_per_customer_diff_high, amount_p_value, alpha, is_significant,
+                    incremental_amount, cuped_covariate, cuped_theta, cuped_amount_per_customer_diff,
+                    cuped_amount_per_customer_diff_low, cuped_amount_per_customer_diff_high, cuped_p_value,
+                    cuped_is_significant, cuped_variance_reduction
+                from uplift_imported_amount
+                order by campaign_id, outcome, breakdown <> 'All', breakdown, level, arm
+            """,
+            "arms": """
+                select campaign_id, arm, is_control, planned_share, customers, observed_share, expected_customers,
+                    campaign_customers, chi_square, degrees_of_freedom, p_value, is_sample_ratio_mismatch
+                from imported_sample_ratio order by campaign_id, not is_control, arm
+            """,
+        })
+        if "missing" not in data["imported"]:
+            # The campaigns' names come from staging (a view of the loaded file): optional, the ids do without.
+            names = _read_optional(con, ("stg_campaign_results__campaigns",), {"campaigns": """
+                select campaign_id, campaign_name, source_file, customers, window_days, cuped_covariate
+                from stg_campaign_results__campaigns order by campaign_id
+            """})
+            data["imported"]["campaigns"] = names.get("campaigns", [])
     finally:
         con.close()
     data["data_through"] = _native(data["data_through"])
@@ -224,6 +286,9 @@ def read_marts(db_path: Path) -> dict:
 
 CLUSTER_MARTS = ("cluster_selection", "cluster_profiles", "clusters_by_segment")
 VALUE_MARTS = ("customer_value_fit", "customer_value", "customer_value_holdout", "churn_model_evaluation")
+CUPED_MARTS = ("uplift_revenue_cuped",)
+UPLIFT_MODEL_MARTS = ("uplift_model_evaluation", "uplift_targeting")
+IMPORTED_MARTS = ("uplift_imported_binary", "uplift_imported_amount", "imported_sample_ratio")
 
 
 def _read_optional(con: duckdb.DuckDBPyConnection, marts: tuple[str, ...], queries: dict[str, str]) -> dict:
@@ -248,6 +313,62 @@ def read_truth(truth_path: Path | None) -> dict:
     found = {(row["campaign_id"], "All", row["arm"]): row["conversion_uplift"] for row in truth.get("overall", [])}
     for row in truth.get("segments", []):
         found[(row["campaign_id"], row["lifecycle_segment"], row["arm"])] = row["conversion_uplift"]
+    return found
+
+
+def read_truth_revenue(truth_path: Path | None) -> dict:
+    """(campaign, segment, arm) -> the simulation's true revenue uplift per customer; segment 'All' overall."""
+    if truth_path is None:
+        return {}
+    truth = json.loads(Path(truth_path).read_text())
+    found = {(row["campaign_id"], "All", row["arm"]): row.get("revenue_uplift_per_customer")
+             for row in truth.get("overall", [])}
+    for row in truth.get("segments", []):
+        found[(row["campaign_id"], row["lifecycle_segment"], row["arm"])] = row.get("revenue_uplift_per_customer")
+    return {key: value for key, value in found.items() if value is not None}
+
+
+TRUTH_CUSTOMERS = "_campaign_truth_customers.parquet"
+
+
+def read_rank_agreement(db_path: Path, truth_path: Path | None) -> list[dict] | None:
+    """Per campaign and arm, how the model's predicted uplift ranks the simulation's true per-customer conversion
+    uplift (the file `_campaign_truth_customers.parquet` beside the truth JSON), joined on campaign, arm and
+    customer. None when there is no such file or no scores to compare with."""
+    if truth_path is None or not (Path(truth_path).parent / TRUTH_CUSTOMERS).is_file():
+        return None
+    con = duckdb.connect(str(db_path), read_only=True)
+    try:
+        rows = _rows(con, """
+            select s.campaign_id, s.arm, s.predicted_uplift, t.conversion_uplift as true_uplift
+            from customer_uplift_scores as s
+            inner join read_parquet(?) as t
+                on t.campaign_id = s.campaign_id and t.arm = s.arm and t.customer_id = s.customer_id
+            order by s.campaign_id, s.arm, s.customer_id
+        """, [str(Path(truth_path).parent / TRUTH_CUSTOMERS)])
+        scored = {(r["campaign_id"], r["arm"]): r["customers"] for r in _rows(con, """
+            select campaign_id, arm, count(*) as customers from customer_uplift_scores group by all order by all
+        """)}
+    except duckdb.CatalogException:
+        return None  # a warehouse without customer_uplift_scores: nothing to compare
+    except (duckdb.BinderException, duckdb.IOException, duckdb.InvalidInputException) as error:
+        raise ReportError(f"{Path(truth_path).parent / TRUTH_CUSTOMERS} cannot be compared with the scores: "
+                          f"{error}") from error
+    finally:
+        con.close()
+    import uplift_model  # scikit-learn comes with it: only loaded when there is something to compare
+
+    found = []
+    for key in sorted(scored):
+        pairs = [r for r in rows if (r["campaign_id"], r["arm"]) == key]
+        result = {"campaign_id": key[0], "arm": key[1], "scored": scored[key], "n": len(pairs), "spearman": None,
+                  "spearman_pvalue": None, "kendall": None, "kendall_pvalue": None}
+        if len(pairs) >= 2:
+            agreement = uplift_model.uplift_rank_correlation([r["predicted_uplift"] for r in pairs],
+                                                             [r["true_uplift"] for r in pairs])
+            result.update({k: _native(float(agreement[k])) for k in
+                           ("spearman", "spearman_pvalue", "kendall", "kendall_pvalue")})
+        found.append(result)
     return found
 
 
@@ -1278,6 +1399,518 @@ def section_customer_value(data: dict, figures: Figures) -> str:
     return "\n".join(parts)
 
 
+# --------------------------------------------------------------------------------------------- 11-13: CUPED,
+# the uplift model, imported campaigns
+
+
+def _forest_positions(groups_of_rows: list[str]) -> tuple[list[float], list[float], list[tuple[float, str]], float]:
+    """Section 5's layout for any list of rows: one line per row, a gap and a dotted line between groups.
+    Returns the positions, the separators, (position, title) of each group and the position after the last row."""
+    positions, separators, groups = [], [], []
+    y, previous = 0.0, None
+    for group in groups_of_rows:
+        if previous is not None and group != previous:
+            separators.append(y + 0.25)
+            y += 0.5
+        if group != previous:
+            groups.append((y, group))
+        previous = group
+        positions.append(y)
+        y += 1
+    return positions, separators, groups, y
+
+
+def _forest_frame(fig: go.Figure, positions: list[float], ticks: list[str], separators: list[float],
+                  groups: list[tuple[float, str]], end: float, x_title: str) -> None:
+    fig.add_vline(x=0, line=dict(color="#1f2933", width=1.5))
+    for s in separators:
+        fig.add_hline(y=s, line=dict(color="#cbd2d9", width=1, dash="dot"))
+    for gy, title in groups:
+        fig.add_annotation(x=1, xref="paper", y=gy - 0.45, yref="y", xanchor="right", yanchor="bottom",
+                           text=esc(title), showarrow=False, font=dict(size=11, color="#7b8794"))
+    fig.update_yaxes(tickvals=positions, ticktext=ticks, autorange=False, range=[end - 0.4, -0.9],
+                     showgrid=False, zeroline=False)
+    fig.update_xaxes(title=x_title, zeroline=False)
+    fig.update_layout(margin=dict(t=60, l=200))
+
+
+def signed(value, digits: int = 2) -> str:
+    """A difference of amounts with its sign: +14.18, -6.48 (never "-0.00": adding 0.0 drops the zero's sign)."""
+    return "n/a" if value is None else f"{round(value, digits) + 0.0:+,.{digits}f}"
+
+
+def number(value, digits: int = 1) -> str:
+    """A figure with thousands separators and fixed decimals: 1,089.6, -83.8."""
+    return "n/a" if value is None else f"{value:,.{digits}f}"
+
+
+def interval_text(low, high, fmt=signed) -> str:
+    return "n/a" if low is None or high is None else f"{fmt(low)} to {fmt(high)}"
+
+
+def covers(low, high, value) -> bool:
+    return low is not None and high is not None and low <= value <= high
+
+
+def _sorted_uplift_rows(rows: list[dict]) -> list[dict]:
+    return sorted(rows, key=lambda r: (r["campaign_id"], SCHEME_ORDER.get(r["segment_scheme"], 9),
+                                       _segment_key(r["segment"]), _arm_key(r["arm"])))
+
+
+def section_cuped(data: dict, truth_revenue: dict, figures: Figures) -> str:
+    parts = ['<h2 id="cuped">11. Revenue per customer, plain and CUPED-adjusted</h2>']
+    cuped = data.get("cuped") or {"missing": list(CUPED_MARTS)}
+    if "missing" in cuped:
+        parts.append(missing_note(cuped, "CUPED"))
+        return "\n".join(parts)
+    parts.append("<p>Revenue in the measurement window per treated customer minus per control customer (customers "
+                 "without a purchase count as 0), with its Welch interval, next to the same difference adjusted "
+                 "with CUPED: every customer's revenue minus theta &times; (their pre-launch spending X &minus; "
+                 "its mean), theta = cov(revenue, X) / var(X) over the comparison's customers (X as defined in "
+                 "<code>uplift_revenue_cuped</code>). X is known before the send, so the adjustment stays "
+                 "unbiased; it narrows the interval by the share of the variance that X explains (the variance "
+                 "reduction)."
+                 + (" Black diamonds: the revenue uplift per customer the simulation injected." if truth_revenue
+                    else "") + "</p>")
+    rows_all = _sorted_uplift_rows(cuped["rows"])
+    for campaign in data["campaigns"]:
+        cid = campaign["campaign_id"]
+        parts.append(f"<h3>{esc(campaign['campaign_name'])}</h3>")
+        has_outcomes, note = outcome_status(data, campaign)
+        rows = [r for r in rows_all if r["campaign_id"] == cid]
+        if not has_outcomes:
+            parts.append(callout("warn", note))
+            continue
+        if not rows:
+            parts.append(callout("warn", "No rows for this campaign in <code>uplift_revenue_cuped</code>."))
+            continue
+        level = level_text(rows[0]["alpha"])
+        reductions = [r["variance_reduction"] for r in rows if r["variance_reduction"] is not None]
+        thetas = [r["cuped_theta"] for r in rows if r["cuped_theta"] is not None]
+        text = ""
+        if reductions:
+            text = (f"CUPED removed {pct(min(reductions))} to {pct(max(reductions))} of the variance of the "
+                    f"difference (theta {significant(min(thetas))} to {significant(max(thetas))})")
+            text += (": pre-launch spending explains little of the window's revenue here, so the intervals barely "
+                     "narrow." if max(reductions) < 0.05 else ".")
+        known = [(r, truth_revenue[(cid, r["segment"], r["arm"])]) for r in rows
+                 if r["segment_scheme"] != "rfm_tier" and (cid, r["segment"], r["arm"]) in truth_revenue]
+        if known:
+            cuped_in = sum(covers(r["cuped_revenue_per_customer_diff_low"], r["cuped_revenue_per_customer_diff_high"],
+                                  v) for r, v in known)
+            plain_in = sum(covers(r["revenue_per_customer_diff_low"], r["revenue_per_customer_diff_high"], v)
+                           for r, v in known)
+            text += (f" The CUPED interval covers the simulation's injected revenue uplift in {cuped_in} of "
+                     f"{len(known)} comparisons (the unadjusted interval in {plain_in} of {len(known)}).")
+        if text:
+            parts.append(f'<p class="cuped-summary">{text.strip()}</p>')
+
+        positions, separators, groups, end = _forest_positions(
+            [SCHEME_TITLES.get(r["segment_scheme"], r["segment_scheme"]) for r in rows])
+        ticks = [f"{'All targets' if r['segment_scheme'] == 'overall' else r['segment']} · {r['arm']}" for r in rows]
+        fig = go.Figure()
+        for name, prefix, offset, colour, symbol in (
+                ("unadjusted", "revenue_per_customer_diff", -0.17, "#7b8794", "circle"),
+                ("CUPED-adjusted", "cuped_revenue_per_customer_diff", 0.17, "#0f766e", "square")):
+            picked = [(p, r, t) for p, r, t in zip(positions, rows, ticks)
+                      if None not in (r[prefix], r[f"{prefix}_low"], r[f"{prefix}_high"])]
+            fig.add_trace(go.Scatter(
+                x=[r[prefix] for _, r, _ in picked], y=[p + offset for p, _, _ in picked], mode="markers",
+                name=name, marker=dict(symbol=symbol, size=10, color=colour),
+                error_x=dict(type="data", symmetric=False, color=colour, thickness=2, width=4,
+                             array=[r[f"{prefix}_high"] - r[prefix] for _, r, _ in picked],
+                             arrayminus=[r[prefix] - r[f"{prefix}_low"] for _, r, _ in picked]),
+                customdata=[[t, r[f"{prefix}_low"], r[f"{prefix}_high"]] for _, r, t in picked],
+                hovertemplate=(f"<b>%{{customdata[0]}}</b><br>{name} %{{x:+,.2f}} per customer<br>{level} interval "
+                               "%{customdata[1]:+,.2f} to %{customdata[2]:+,.2f}<extra></extra>"),
+            ))
+        if known:
+            where = {id(r): p for p, r in zip(positions, rows)}
+            fig.add_trace(go.Scatter(
+                x=[v for _, v in known], y=[where[id(r)] for r, _ in known], mode="markers",
+                name="injected by the simulation", marker=dict(symbol="diamond", size=10, color="#111827",
+                                                               line=dict(width=1, color="white")),
+                hovertemplate="injected %{x:+,.2f} per customer<extra></extra>",
+            ))
+        _forest_frame(fig, positions, ticks, separators, groups, end,
+                      f"revenue per customer, treated minus control ({level} interval)")
+        parts.append(figures.html(fig, f"cuped-{cid}", 140 + 40 * len(rows) + 18 * len(separators)))
+        headers = ["Segment", "Arm", "Treated", "Control", "Difference", f"{level} interval", "p-value", "Theta",
+                   "CUPED difference", f"CUPED {level} interval", "CUPED p-value", "Variance reduction"]
+        if truth_revenue:
+            headers.append("Injected uplift")
+        table_rows = []
+        for r in rows:
+            line = [r["segment"] if r["segment_scheme"] != "overall" else "All targets", r["arm"],
+                    count(r["treated_customers"]), count(r["control_customers"]),
+                    signed(r["revenue_per_customer_diff"]),
+                    interval_text(r["revenue_per_customer_diff_low"], r["revenue_per_customer_diff_high"]),
+                    p_text(r["revenue_p_value"]), significant(r["cuped_theta"]),
+                    signed(r["cuped_revenue_per_customer_diff"]),
+                    interval_text(r["cuped_revenue_per_customer_diff_low"], r["cuped_revenue_per_customer_diff_high"]),
+                    p_text(r["cuped_revenue_p_value"]), pct(r["variance_reduction"])]
+            if truth_revenue:
+                value = truth_revenue.get((cid, r["segment"], r["arm"])) if r["segment_scheme"] != "rfm_tier" else None
+                line.append("" if value is None else signed(value))
+            table_rows.append(line)
+        parts.append(table(headers, table_rows, numeric_from=2))
+    return "\n".join(parts)
+
+
+def best_share(targeting: list[dict]) -> dict | None:
+    """The targeting row with the highest expected net margin (the smaller share on a tie), or None."""
+    usable = [r for r in targeting if r["net_margin"] is not None]
+    return max(usable, key=lambda r: (r["net_margin"], -r["share"])) if usable else None
+
+
+def model_verdict(first: dict) -> tuple[str, str]:
+    """(callout kind, HTML): does the model beat random targeting, from its Qini coefficient and areas."""
+    coefficient = first["qini_coefficient"]
+    if coefficient is None:
+        return "warn", ("The Qini coefficient is undefined" + (f": {esc(first['note'])}" if first["note"] else "")
+                        + ".")
+    areas = (f"area under its Qini curve {number(first['qini_area'])} incremental conversions against "
+             f"{number(first['random_area'])} for random targeting and {number(first['perfect_area'])} for the "
+             f"perfect ranking; Qini coefficient {coefficient:.3f}")
+    if round(coefficient, 3) > 0:
+        return "good", (f"<strong>The model beats random targeting</strong> ({areas}: it captures "
+                        f"{pct(coefficient)} of the perfect ranking's gain over random).")
+    if round(coefficient, 3) < 0:
+        return "warn", f"<strong>The model ranks worse than random targeting</strong> ({areas})."
+    return "warn", f"<strong>The model does no better than random targeting</strong> ({areas})."
+
+
+def targeting_text(arm: str, targeting: list[dict]) -> str:
+    """Which share to contact, in words, from the targeting table's net margins."""
+    best = best_share(targeting)
+    if best is None:
+        return "No share has both treated and control customers: no targeting estimate."
+    everyone = max(targeting, key=lambda r: r["share"])
+    top = f"the top {best['share'] * 100:.0f} % by predicted uplift ({count(best['customers'])} customers)"
+    if best["net_margin"] > 0 and best is everyone:
+        return (f"<strong>Contact everyone</strong> ({count(best['customers'])} customers): expected net margin "
+                f"{money(best['net_margin'])}, more than any smaller top share by predicted uplift brings.")
+    if best["net_margin"] <= 0:
+        return (f"<strong>No share pays for its contacts</strong>: the expected net margin is negative at every "
+                f"share (the least bad: {top}, {money(best['net_margin'])}). On this evidence, do not send "
+                f"{esc(arm)} to these customers.")
+    text = (f"<strong>Contact {top}</strong>: expected net margin {money(best['net_margin'])}, the best of the "
+            f"shares below; as many customers picked at random: {money(best['random_net_margin'])}; everyone: "
+            f"{money(everyone['net_margin'])}")
+    return text + "."
+
+
+def section_uplift_model(data: dict, agreement: list[dict] | None, figures: Figures) -> str:
+    parts = ['<h2 id="uplift-model">12. Whom to target next: the uplift model</h2>']
+    model = data.get("model") or {"missing": list(UPLIFT_MODEL_MARTS)}
+    if "missing" in model:
+        parts.append(missing_note(model, "uplift-model"))
+        return "\n".join(parts)
+    evaluation = model["evaluation"]
+    first_row = next((r for r in evaluation if not r["is_skipped"]), None)
+    how = (f"({esc(first_row['method'])}, {esc(first_row['folds'])}-fold cross-fitting: every customer is scored "
+           "by models that never saw them)" if first_row else "")
+    parts.append("<p>One model per campaign and treatment arm " + how + " predicts each customer's conversion "
+                 "uplift from the pre-launch features. Customers are ranked by it, highest first. The Qini curve "
+                 "counts the incremental conversions among the top share targeted (treated conversions minus "
+                 "control conversions scaled to as many treated customers), against random targeting (the "
+                 "straight line) and the perfect ranking (hidden at first, its scale dwarfs the others: click "
+                 "it in the legend). Qini coefficient = (model area &minus; random area) / (perfect area &minus; "
+                 "random area): 0 is no better than random, 1 perfect, below 0 worse. AUUC: area under the "
+                 "uplift curve (the difference in conversion rates among the targeted times their number). The "
+                 "targeting table estimates, from the randomised arms within each top share, what contacting "
+                 "only that share would bring; its figures carry sampling noise.</p>")
+    names = {c["campaign_id"]: c["campaign_name"] or c["campaign_id"] for c in data["campaigns"]}
+    order = {c["campaign_id"]: i for i, c in enumerate(data["campaigns"])}
+    comparisons: dict[tuple[str, str], list[dict]] = {}
+    for row in evaluation:
+        comparisons.setdefault((row["campaign_id"], row["arm"]), []).append(row)
+    campaign_ids = sorted({cid for cid, _ in comparisons}, key=lambda c: (order.get(c, len(order)), c))
+    if not campaign_ids:
+        parts.append(callout("warn", "No comparison in <code>uplift_model_evaluation</code>."))
+    for cid in campaign_ids:
+        parts.append(f"<h3>{esc(names.get(cid, cid))}</h3>")
+        arms = sorted((arm for c, arm in comparisons if c == cid), key=_arm_key)
+        modelled = [(arm, comparisons[(cid, arm)][0]) for arm in arms if not comparisons[(cid, arm)][0]["is_skipped"]]
+        if modelled:
+            parts.append(table(
+                ["Arm", "Treated", "Control", "Qini coefficient", "Qini area", "Random area", "Perfect area", "AUUC",
+                 "Random AUUC"],
+                [[arm, count(r["treated_customers"]), count(r["control_customers"]), ratio(r["qini_coefficient"], 3),
+                  number(r["qini_area"]), number(r["random_area"]), number(r["perfect_area"]), number(r["auuc"]),
+                  number(r["random_auuc"])] for arm, r in modelled]))
+        for arm in arms:
+            curve = comparisons[(cid, arm)]
+            first = curve[0]
+            if first["is_skipped"]:
+                parts.append(callout("warn", f"<strong>{esc(arm)}: not modelled.</strong> "
+                                             f"{esc(first['note'] or 'No reason recorded.')}"))
+                continue
+            kind, text = model_verdict(first)
+            parts.append(f'<div class="callout {kind}" data-campaign="{esc(cid)}" data-arm="{esc(arm)}">'
+                         f"{esc(arm)}: {text}</div>")
+            fig = go.Figure()
+            shares = [r["share_targeted"] for r in curve]
+            fig.add_trace(go.Scatter(
+                x=shares, y=[r["qini"] for r in curve], name="uplift model", mode="lines+markers",
+                line=dict(color=arm_colour(arm, arms), width=2.5), marker=dict(size=6),
+                customdata=[r["customers_targeted"] for r in curve],
+                hovertemplate=("top %{x:.0%} (%{customdata:,} customers)<br>Qini %{y:,.1f} incremental "
+                               "conversions<extra></extra>"),
+            ))
+            fig.add_trace(go.Scatter(
+                x=shares, y=[r["random_qini"] for r in curve], name="random targeting", mode="lines",
+                line=dict(color="#52606d", width=1.5, dash="dash"),
+                hovertemplate="random, %{x:.0%}: %{y:,.1f}<extra></extra>",
+            ))
+            if all(r["perfect_qini"] is not None for r in curve):
+                fig.add_trace(go.Scatter(
+                    x=shares, y=[r["perfect_qini"] for r in curve], name="perfect model", mode="lines",
+                    line=dict(color="#111827", width=1.5, dash="dot"), visible="legendonly",
+                    hovertemplate="perfect, %{x:.0%}: %{y:,.1f}<extra></extra>",
+                ))
+            fig.add_hline(y=0, line=dict(color="#cbd2d9", width=1))
+            fig.update_xaxes(title="share of customers targeted, by predicted uplift", tickformat=".0%", range=[0, 1])
+            fig.update_yaxes(title="incremental conversions (Qini)", tickformat=",.0f")
+            fig.update_layout(margin=dict(t=60))
+            targeting = [r for r in model["targeting"] if r["campaign_id"] == cid and r["arm"] == arm]
+            parts.append(figures.html(fig, f"qini-{cid}-{arm}", 380))
+            if not targeting:
+                parts.append(callout("warn", "No rows in <code>uplift_targeting</code> for this arm."))
+                continue
+            parts.append(f'<p class="targeting" data-campaign="{esc(cid)}" data-arm="{esc(arm)}">'
+                         f"{targeting_text(arm, targeting)}</p>")
+            parts.append(table(
+                ["Top share", "Customers", "Treated", "Control", "Incr. conversions", "Incr. revenue", "Incr. margin",
+                 "Contact cost", "Net margin", "Random: incr. conversions", "Random: net margin"],
+                [[f"{r['share'] * 100:.0f} %", count(r["customers"]), count(r["treated"]), count(r["control"]),
+                  number(r["incremental_conversions"]), money(r["incremental_revenue"]),
+                  money(r["incremental_margin"]), money(r["contact_cost"]), money(r["net_margin"]),
+                  number(r["random_incremental_conversions"]), money(r["random_net_margin"])] for r in targeting]))
+    if agreement is not None:
+        parts.append("<h3>Predicted against true uplift (simulation)</h3>")
+        parts.append("<p>The simulation knows every customer's true conversion uplift "
+                     f"(<code>{TRUTH_CUSTOMERS}</code>). How well does the predicted uplift rank it? Spearman's rho "
+                     "and Kendall's tau-b over the customers of each comparison: 1 = the same order, 0 = unrelated, "
+                     "&minus;1 = reversed.</p>")
+        parts.append(table(
+            ["Campaign", "Arm", "Customers compared", "Customers scored", "Spearman", "p-value", "Kendall",
+             "p-value"],
+            [[names.get(r["campaign_id"], r["campaign_id"]), r["arm"], count(r["n"]), count(r["scored"]),
+              ratio(r["spearman"], 3), p_text(r["spearman_pvalue"]), ratio(r["kendall"], 3),
+              p_text(r["kendall_pvalue"])] for r in agreement], numeric_from=2))
+        if any(r["n"] >= 2 and r["spearman"] is None for r in agreement):
+            parts.append('<p class="note">n/a: predicted or true uplift is the same for every customer there, '
+                         "so there is no order to compare.</p>")
+    return "\n".join(parts)
+
+
+def _breakdown_label(row: dict) -> str:
+    return "All" if row["breakdown"] == "All" else f"{row['breakdown']} = {row['level']}"
+
+
+def section_imported(data: dict, figures: Figures) -> str:
+    """Shown only when the warehouse has imported campaigns (`crm.py import-results`)."""
+    imported = data.get("imported")
+    if not imported or ("missing" in imported and not imported.get("outdated")
+                        and len(imported["missing"]) == len(IMPORTED_MARTS)):
+        return ""
+    parts = ['<h2 id="imported">13. Imported campaigns</h2>']
+    if "missing" in imported:
+        parts.append(missing_note(imported, "imported-campaign"))
+        return "\n".join(parts)
+    parts.append("<p>Campaigns measured from a results file (<code>crm.py import-results</code>, see "
+                 "<code>docs/imported_campaigns.md</code>): every outcome, each treatment arm against the control "
+                 "arm, over all customers and per level of each breakdown column. Binary outcomes: rates with "
+                 "Wilson intervals, the uplift in percentage points with its interval and z-test p-value, the "
+                 "relative lift and the minimum detectable uplift. Amount outcomes: means per assigned customer "
+                 "(zeros included) with Welch's interval and, when the mapping names a pre-period covariate, the "
+                 "CUPED-adjusted difference. Filled markers are significant.</p>")
+    info = {c["campaign_id"]: c for c in imported.get("campaigns", [])}
+    campaign_ids = sorted({r["campaign_id"] for part in ("binary", "amount", "arms") for r in imported[part]})
+    if not campaign_ids:
+        parts.append(callout("warn", "The imported-campaign marts are empty."))
+    for cid in campaign_ids:
+        meta = info.get(cid, {})
+        parts.append(f"<h3>{esc(meta.get('campaign_name') or cid)} <span class=\"muted\">({esc(cid)})</span></h3>")
+        if meta:
+            covariate = meta.get("cuped_covariate")
+            parts.append(f'<p class="meta">{count(meta.get("customers"))} customers from '
+                         f"<code>{esc(meta.get('source_file'))}</code>"
+                         + (f", {esc(meta['window_days'])}-day window" if meta.get("window_days") is not None else "")
+                         + (f"; CUPED covariate <code>{esc(covariate)}</code>" if covariate else
+                            "; no CUPED covariate") + ".</p>")
+        parts.append(_imported_srm(cid, [r for r in imported["arms"] if r["campaign_id"] == cid], figures))
+        binary = [r for r in imported["binary"] if r["campaign_id"] == cid]
+        for outcome in sorted({r["outcome"] for r in binary}):
+            parts.append(_imported_binary(cid, outcome, [r for r in binary if r["outcome"] == outcome], figures))
+        amount = [r for r in imported["amount"] if r["campaign_id"] == cid]
+        for outcome in sorted({r["outcome"] for r in amount}):
+            parts.append(_imported_amount(cid, outcome, [r for r in amount if r["outcome"] == outcome], figures))
+    return "\n".join(parts)
+
+
+def _imported_srm(cid: str, rows: list[dict], figures: Figures) -> str:
+    parts = ["<h4>Sample-ratio check</h4>"]
+    if not rows:
+        parts.append(callout("warn", "No arm counts for this campaign in <code>imported_sample_ratio</code>."))
+        return "\n".join(parts)
+    p_value = rows[0]["p_value"]
+    if any(r["is_sample_ratio_mismatch"] for r in rows):
+        parts.append(callout("bad", f"<strong>Sample ratio mismatch</strong> (chi-square p = {p_value:.2g}): the "
+                                    "arm sizes are not what the mapping planned. Do not trust this campaign's "
+                                    "uplift until the cause is found."))
+    elif p_value is None:
+        parts.append(callout("warn", "No sample-ratio test (fewer than two arms with customers)."))
+    else:
+        parts.append(callout("good", f"Arm sizes match the plan (chi-square p = {p_value:.3f}, "
+                                     f"{rows[0]['degrees_of_freedom']} degrees of freedom)."))
+    parts.append(table(
+        ["Arm", "Planned share", "Expected", "Observed", "Observed share"],
+        [[r["arm"] + (" (control)" if r["is_control"] else ""), pct(r["planned_share"]),
+          "n/a" if r["expected_customers"] is None else f"{r['expected_customers']:,.1f}", count(r["customers"]),
+          pct(r["observed_share"], 2)] for r in rows]))
+    return "\n".join(parts)
+
+
+def imported_verdict(row: dict, amount: bool) -> str:
+    """One sentence for an imported campaign's overall comparison of an arm with control on one outcome."""
+    level, alpha = level_text(row["alpha"]), alpha_text(row["alpha"])
+    if amount:
+        diff, low, high, p_value = (row["amount_per_customer_diff"], row["amount_per_customer_diff_low"],
+                                    row["amount_per_customer_diff_high"], row["amount_p_value"])
+        text = f"{row['arm']}, {row['outcome']} per customer, all customers: "
+        effect = f"{signed(diff)} ({level} interval {signed(low)} to {signed(high)})"
+    else:
+        diff, low, high, p_value = row["uplift"], row["uplift_low"], row["uplift_high"], row["p_value"]
+        text = f"{row['arm']}, {row['outcome']}, all customers: "
+        effect = f"{points(diff)} points ({level} interval {points(low)} to {points(high)})"
+    if diff is None or low is None or p_value is None:
+        return text + "no test possible (no customers or no variation in an arm)."
+    text += effect + ", " + (f"significant at {alpha}" if row["is_significant"] else "not distinguishable from zero")
+    if not amount and not row["is_significant"] and row["minimum_detectable_uplift"] is not None:
+        text += (f" (the smallest uplift this test could detect is {row['minimum_detectable_uplift'] * 100:.1f} "
+                 "points)")
+    if amount and row["cuped_amount_per_customer_diff"] is not None and row["cuped_p_value"] is not None:
+        text += (f"; CUPED-adjusted {signed(row['cuped_amount_per_customer_diff'])} ({level} interval "
+                 f"{signed(row['cuped_amount_per_customer_diff_low'])} to "
+                 f"{signed(row['cuped_amount_per_customer_diff_high'])}), "
+                 + (f"significant at {alpha}" if row["cuped_is_significant"] else "not distinguishable from zero")
+                 + f", variance {pct(row['cuped_variance_reduction'])} lower")
+    return text + "."
+
+
+def _imported_verdicts(cid: str, rows: list[dict], amount: bool) -> str:
+    items = []
+    for r in (r for r in rows if r["breakdown"] == "All"):
+        value = r["amount_per_customer_diff"] if amount else r["uplift"]
+        kind = ("neutral" if not r["is_significant"] or value is None else
+                "positive" if value >= 0 else "negative")
+        items.append(f'<li class="verdict {kind}" data-campaign="{esc(cid)}" data-outcome="{esc(r["outcome"])}" '
+                     f'data-arm="{esc(r["arm"])}">{esc(imported_verdict(r, amount))}</li>')
+    return '<ul class="verdicts">' + "".join(items) + "</ul>" if items else ""
+
+
+def _imported_binary(cid: str, outcome: str, rows: list[dict], figures: Figures) -> str:
+    level = level_text(rows[0]["alpha"])
+    parts = [f"<h4>{esc(outcome)} <span class=\"muted\">(binary: share of customers with it)</span></h4>",
+             _imported_verdicts(cid, rows, amount=False)]
+    arms = sorted({r["arm"] for r in rows})
+    positions, separators, groups, end = _forest_positions(
+        ["all customers" if r["breakdown"] == "All" else r["breakdown"] for r in rows])
+    ticks = [f"{'All' if r['breakdown'] == 'All' else r['level']} · {r['arm']}" for r in rows]
+    fig = go.Figure()
+    for arm in arms:
+        for is_significant in (True, False):
+            picked = [(p, r, t) for p, r, t in zip(positions, rows, ticks) if r["arm"] == arm
+                      and bool(r["is_significant"]) == is_significant and r["uplift"] is not None
+                      and r["uplift_low"] is not None]
+            if not picked:
+                continue
+            colour = arm_colour(arm, arms) if is_significant else GREY
+            fig.add_trace(go.Scatter(
+                x=[r["uplift"] * 100 for _, r, _ in picked], y=[p for p, _, _ in picked], mode="markers",
+                name=f"{arm}: {'significant' if is_significant else 'not significant'}",
+                marker=dict(symbol="circle" if is_significant else "circle-open", size=10, color=colour,
+                            line=dict(width=2, color=colour)),
+                error_x=dict(type="data", symmetric=False, color=colour, thickness=2 if is_significant else 1.2,
+                             width=4, array=[(r["uplift_high"] - r["uplift"]) * 100 for _, r, _ in picked],
+                             arrayminus=[(r["uplift"] - r["uplift_low"]) * 100 for _, r, _ in picked]),
+                customdata=[[_breakdown_label(r), r["uplift_low"] * 100, r["uplift_high"] * 100,
+                             p_text(r["p_value"]), r["treated_customers"], r["control_customers"]]
+                            for _, r, _ in picked],
+                hovertemplate=("<b>%{customdata[0]}</b><br>uplift %{x:+.1f} points<br>" + level +
+                               " interval %{customdata[1]:+.1f} to %{customdata[2]:+.1f}<br>p %{customdata[3]}"
+                               "<br>%{customdata[4]:,} treated, %{customdata[5]:,} control<extra></extra>"),
+            ))
+    _forest_frame(fig, positions, ticks, separators, groups, end,
+                  f"{outcome}: uplift in percentage points ({level} interval)")
+    parts.append(figures.html(fig, f"imported-{cid}-{outcome}", 140 + 26 * len(rows) + 18 * len(separators)))
+    parts.append(table(
+        ["Breakdown", "Level", "Arm", "Treated", "Control", "Rate treated", f"{level} interval", "Rate control",
+         f"{level} interval", "Uplift (points)", f"{level} interval", "p-value", "Relative lift",
+         "Min. detectable (points)", "Incr. customers"],
+        [[r["breakdown"], r["level"], r["arm"], count(r["treated_customers"]), count(r["control_customers"]),
+          pct(r["treated_rate"]), interval_text(r["treated_rate_low"], r["treated_rate_high"], pct),
+          pct(r["control_rate"]), interval_text(r["control_rate_low"], r["control_rate_high"], pct),
+          points(r["uplift"]), interval_text(r["uplift_low"], r["uplift_high"], points), p_text(r["p_value"]),
+          "n/a" if r["relative_lift"] is None else f"{r['relative_lift'] * 100:+.1f} %",
+          "n/a" if r["minimum_detectable_uplift"] is None else f"{r['minimum_detectable_uplift'] * 100:.1f}",
+          number(r["incremental_successes"])] for r in rows], numeric_from=3))
+    return "\n".join(parts)
+
+
+def _imported_amount(cid: str, outcome: str, rows: list[dict], figures: Figures) -> str:
+    level = level_text(rows[0]["alpha"])
+    covariate = next((r["cuped_covariate"] for r in rows if r["cuped_covariate"]), None)
+    parts = [f"<h4>{esc(outcome)} <span class=\"muted\">(amount per assigned customer"
+             + (f"; CUPED on <code>{esc(covariate)}</code>" if covariate else "") + ")</span></h4>",
+             _imported_verdicts(cid, rows, amount=True)]
+    positions, separators, groups, end = _forest_positions(
+        ["all customers" if r["breakdown"] == "All" else r["breakdown"] for r in rows])
+    ticks = [f"{'All' if r['breakdown'] == 'All' else r['level']} · {r['arm']}" for r in rows]
+    series = [("unadjusted", "amount_per_customer_diff", "amount_p_value", "#7b8794", "circle")]
+    if covariate:
+        series.append(("CUPED-adjusted", "cuped_amount_per_customer_diff", "cuped_p_value", "#0f766e", "square"))
+    fig = go.Figure()
+    for name, prefix, p_column, colour, symbol in series:
+        offset = 0 if len(series) == 1 else (-0.17 if prefix.startswith("amount") else 0.17)
+        picked = [(p, r) for p, r in zip(positions, rows)
+                  if r[prefix] is not None and r[f"{prefix}_low"] is not None]
+        fig.add_trace(go.Scatter(
+            x=[r[prefix] for _, r in picked], y=[p + offset for p, _ in picked], mode="markers", name=name,
+            marker=dict(symbol=symbol, size=9, color=colour),
+            error_x=dict(type="data", symmetric=False, color=colour, thickness=1.8, width=4,
+                         array=[r[f"{prefix}_high"] - r[prefix] for _, r in picked],
+                         arrayminus=[r[prefix] - r[f"{prefix}_low"] for _, r in picked]),
+            customdata=[[_breakdown_label(r) + " · " + r["arm"], r[f"{prefix}_low"], r[f"{prefix}_high"],
+                         p_text(r[p_column])] for _, r in picked],
+            hovertemplate=(f"<b>%{{customdata[0]}}</b><br>{name} %{{x:+,.2f}} per customer<br>{level} interval "
+                           "%{customdata[1]:+,.2f} to %{customdata[2]:+,.2f}<br>p %{customdata[3]}<extra></extra>"),
+        ))
+    _forest_frame(fig, positions, ticks, separators, groups, end,
+                  f"{outcome} per customer, treated minus control ({level} interval)")
+    parts.append(figures.html(fig, f"imported-{cid}-{outcome}", 140 + 26 * len(rows) + 18 * len(separators)))
+    headers = ["Breakdown", "Level", "Arm", "Treated", "Control", "Mean treated", "Mean control", "Difference",
+               f"{level} interval", "p-value", "Incr. amount"]
+    if covariate:
+        headers += ["Theta", "CUPED difference", f"CUPED {level} interval", "CUPED p-value", "Variance reduction"]
+    table_rows = []
+    for r in rows:
+        line = [r["breakdown"], r["level"], r["arm"], count(r["treated_customers"]), count(r["control_customers"]),
+                number(r["treated_amount_per_customer"], 2), number(r["control_amount_per_customer"], 2),
+                signed(r["amount_per_customer_diff"]),
+                interval_text(r["amount_per_customer_diff_low"], r["amount_per_customer_diff_high"]),
+                p_text(r["amount_p_value"]), money(r["incremental_amount"])]
+        if covariate:
+            line += [significant(r["cuped_theta"]), signed(r["cuped_amount_per_customer_diff"]),
+                     interval_text(r["cuped_amount_per_customer_diff_low"], r["cuped_amount_per_customer_diff_high"]),
+                     p_text(r["cuped_p_value"]), pct(r["cuped_variance_reduction"])]
+        table_rows.append(line)
+    parts.append(table(headers, table_rows, numeric_from=3))
+    return "\n".join(parts)
+
+
 def summary(data: dict) -> str:
     """At a glance: each campaign's arms over all targets."""
     rows = []
@@ -1315,6 +1948,7 @@ header { border-bottom: 3px solid var(--accent); padding-bottom: 12px; margin-bo
 h1 { font-size: 28px; margin: 8px 0 4px; }
 h2 { font-size: 21px; margin: 40px 0 8px; padding-top: 8px; border-top: 1px solid var(--line); }
 h3 { font-size: 16px; margin: 24px 0 6px; color: #334e68; }
+h4 { font-size: 14.5px; margin: 18px 0 4px; color: #334e68; }
 p { margin: 6px 0 10px; max-width: 900px; }
 .meta { color: var(--muted); font-size: 14px; margin: 2px 0; }
 .meta code, p code { font-size: 13px; background: #f0f4f8; padding: 1px 4px; border-radius: 3px; }
@@ -1368,8 +2002,10 @@ ERROR_HOOK = """<pre id="script-errors"></pre>
 </script>"""
 
 
-def render(data: dict, truth: dict, db_path: Path, truth_path: Path | None) -> str:
+def render(data: dict, truth: dict, db_path: Path, truth_path: Path | None, truth_revenue: dict | None = None,
+           agreement: list[dict] | None = None) -> str:
     figures = Figures()
+    imported = section_imported(data, figures)
     launches = sorted({c["launch_date"] for c in data["campaigns"] if c["launch_date"]})
     campaign_lines = "".join(
         f"<li><strong>{esc(c['campaign_name'])}</strong> <span class=\"muted\">({esc(c['campaign_id'])})</span>: "
@@ -1392,12 +2028,16 @@ def render(data: dict, truth: dict, db_path: Path, truth_path: Path | None) -> s
         section_verdicts(data, truth),
         section_clusters(data, figures),
         section_customer_value(data, figures),
+        section_cuped(data, truth_revenue or {}, figures),
+        section_uplift_model(data, agreement, figures),
+        imported,
     ]
     nav = "".join(f'<a href="#{anchor}">{label}</a>' for anchor, label in [
         ("segments", "1 Segments"), ("categories", "2 Categories"), ("funnel", "3 Funnel"),
         ("conversion", "4 Conversion"), ("uplift", "5 Uplift"), ("money", "6 Margin &amp; ROI"),
         ("srm", "7 Sample ratio"), ("verdicts", "8 Verdicts"), ("clusters", "9 Clusters"),
-        ("customer-value", "10 Customer value")])
+        ("customer-value", "10 Customer value"), ("cuped", "11 CUPED"), ("uplift-model", "12 Uplift model")]
+        + ([("imported", "13 Imported campaigns")] if imported else []))
     header = (
         "<header><h1>Campaign report</h1>"
         f'<p class="meta">Warehouse <code>{esc(db_path)}</code></p>'
@@ -1418,10 +2058,11 @@ def render(data: dict, truth: dict, db_path: Path, truth_path: Path | None) -> s
         "<main>",
         header,
         summary(data),
-        *body,
+        *[part for part in body if part],
         "<footer>Built by <code>scripts/build_report.py</code> from the marts of crm-uplift. Intervals: Wilson for "
         "rates, Wald for uplifts, Welch for money per customer; see <code>models/marts/_marts__models.yml</code>, "
-        "<code>models/marts/clusters/</code> and <code>models/marts/customer_value/</code>."
+        "<code>models/marts/clusters/</code>, <code>models/marts/customer_value/</code>, "
+        "<code>models/marts/uplift_model/</code> and <code>docs/imported_campaigns.md</code>."
         "</footer>",
         "</main></body></html>",
         "",
@@ -1437,7 +2078,8 @@ def build_report(db_path, out_path, truth_path=None) -> Path:
     if truth_path is not None and not truth_path.is_file():
         raise ReportError(f"no truth file at {truth_path}")
     data = read_marts(db_path)
-    page = render(data, read_truth(truth_path), db_path, truth_path)
+    page = render(data, read_truth(truth_path), db_path, truth_path, read_truth_revenue(truth_path),
+                  read_rank_agreement(db_path, truth_path))
     out_path.parent.mkdir(parents=True, exist_ok=True)
     temporary = out_path.with_name(f".{out_path.name}.{os.getpid()}.tmp")
     try:
