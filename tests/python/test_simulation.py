@@ -84,7 +84,8 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> dict:
                                         when (u.customer_id // 3) % 10 < 5 then 'email' else 'sms' end as arm) a""")
     con.close()
     runs = {}
-    for name, kwargs in {"effects": {}, "effects_again": {}, "aa": {"aa": True}, "seed": {"seed": 43}}.items():
+    for name, kwargs in {"effects": {}, "effects_again": {}, "aa": {"aa": True}, "seed": {"seed": 43},
+                         "flat": {"heterogeneity": False}}.items():
         out = work / name
         runs[name] = {"dir": out, "truth": sim.simulate(db, out, log=quiet, **kwargs)}
     return {"base": base, "db": db, "work": work, "runs": runs}
@@ -225,57 +226,173 @@ def test_aa_run_has_a_zero_truth(small: dict) -> None:
     assert json.loads((small["runs"]["aa"]["dir"] / sim.TRUTH_FILE).read_text()) == truth
 
 
-def test_truth_matches_an_independent_computation(small: dict) -> None:
-    truth = small["runs"]["effects"]["truth"]
-    segments = pd.DataFrame(truth["segments"]).set_index(["campaign_id", "lifecycle_segment", "arm"])
-    overall = pd.DataFrame(truth["overall"]).set_index(["campaign_id", "arm"])
-    con = duckdb.connect(str(small["db"]), read_only=True)
+def expected_per_customer(db: Path, heterogeneity: bool = True) -> pd.DataFrame:
+    """The model's per-target quantities recomputed with pandas from the warehouse (docstring of simulate_campaigns):
+    mu (expected organic sale orders in the window), the expected organic item price, the induced basket and the
+    responsiveness h."""
+    con = duckdb.connect(str(db), read_only=True)
     customers = con.execute(f"""
         select c.customer_id, c.gender, c.signed_up_at,
-               count(distinct t.order_id) filter (where t.is_sale and t.ordered_at < '{LAUNCH}') as n
+               count(distinct t.order_id) filter (where t.is_sale and t.ordered_at < '{LAUNCH}') as n,
+               count(t.order_id) filter (where t.is_sale and t.ordered_at < '{LAUNCH}') as items,
+               coalesce(sum(cast(t.sale_price as double)) filter (where t.is_sale and t.ordered_at < '{LAUNCH}'), 0)
+                   as revenue
         from customers c left join transactions t using (customer_id) group by all""").df().set_index("customer_id")
-    products = con.execute("select category, department, cast(retail_price as double) as price "
+    products = con.execute("select product_id, category, department, cast(retail_price as double) as price "
                            "from stg_thelook__products").df()
+    # Pre-launch sale orders per campaign launch, for recency_days and frequency as rfm_features defines them.
+    sales = con.execute("select customer_id, order_id, ordered_at from transactions where is_sale").df()
+    campaigns = con.execute("select campaign_id, launch_date, window_days, target_category "
+                            "from int_campaigns_for_source").df().set_index("campaign_id")
     con.close()
     days = (LAUNCH - customers["signed_up_at"]).dt.total_seconds() / 86400
-    lam = (customers["n"] + 0.25) / (days + 30)
-    dept = customers["gender"].map({"M": "Men", "F": "Women"})
-    dept_mean = dept.map(products.groupby("department")["price"].mean())
-    exp = exposure(small["db"]).join(lam.rename("lam"), on="customer_id").join(dept.rename("dept"), on="customer_id")
-    exp["dept_mean"] = exp["customer_id"].map(dept_mean)
-    coats = products[products["category"] == "Outerwear & Coats"].groupby("department")["price"].mean()
+    customers["lam"] = (customers["n"] + 0.25) / (days + 30)
+    customers["dept"] = customers["gender"].map({"M": "Men", "F": "Women"})
+    # Price tiers: each department's products by (price, id), position p of n in tier ceil(5 (p + 1) / n) - 1.
+    products = products.sort_values(["department", "price", "product_id"])
+    position = products.groupby("department").cumcount()
+    size = products.groupby("department")["price"].transform("size")
+    products["tier"] = -(-5 * (position + 1) // size) - 1
+    tier_mean = products.groupby(["department", "tier"])["price"].mean()
+    tier_low = products.groupby(["department", "tier"])["price"].min()
+    dept_mean = products.groupby("department")["price"].mean()
+    mean_item = (customers["revenue"] / customers["items"]).where(customers["items"] > 0, 0.0)
+    tier = pd.Series(0, index=customers.index)
+    for k in range(1, 5):
+        tier += (mean_item >= customers["dept"].map(tier_low.xs(k, level="tier"))).astype(int)
+    q = customers["items"] / (customers["items"] + 2)
+    own = pd.Series([tier_mean[(d, t)] for d, t in zip(customers["dept"], tier)], index=customers.index)
+    customers["item_price"] = q * own + (1 - q) * customers["dept"].map(dept_mean)
+    customers["dept_mean"] = customers["dept"].map(dept_mean)
 
-    silver = exp[exp["campaign_id"] == "silver_outerwear_2026"].copy()
-    mu = silver["lam"] * 30 * 0.75
-    silver["p0"] = 1 - np.exp(-mu)
-    basket = silver["dept"].map(coats) + 0.3 * silver["dept_mean"]
+    exp = exposure(db).join(customers[["lam", "dept", "dept_mean", "item_price"]], on="customer_id")
+    exp = exp.join(campaigns[["launch_date", "target_category"]].rename(columns={"launch_date": "launch_date_c"}),
+                   on="campaign_id")
+    pre = exp[["campaign_id", "customer_id", "launch_date_c"]].merge(sales, on="customer_id")
+    pre = pre[pre["ordered_at"] < pre["launch_date_c"]]
+    rfm = pre.groupby(["campaign_id", "customer_id"]).agg(frequency=("order_id", "nunique"),
+                                                          last=("ordered_at", "max"), launch=("launch_date_c", "first"))
+    rfm["recency_days"] = (rfm["launch"] - rfm["last"].dt.floor("D")).dt.days
+    exp = exp.join(rfm[["frequency", "recency_days"]], on=["campaign_id", "customer_id"])
+    g = (0.1 + np.where(exp["recency_days"].notna(), 0.5 ** (exp["recency_days"].fillna(0) / 180), 0.0)) * np.sqrt(
+        exp["frequency"].fillna(0).clip(lower=1))
+    segment_mean = g.groupby([exp["campaign_id"], exp["lifecycle_segment"]]).transform("mean")
+    exp["h"] = g / segment_mean if heterogeneity else 1.0
+    exp["mu"] = exp["lam"] * exp["window_days"] * 0.75
+    category_mean = products.groupby(["department", "category"])["price"].mean()
+    exp["basket"] = [category_mean[(d, c)] + 0.3 * m if isinstance(c, str) else 1.5 * m
+                     for d, c, m in zip(exp["dept"], exp["target_category"], exp["dept_mean"])]
+    return exp
+
+
+def per_customer_uplift(exp: pd.DataFrame, effects: dict) -> pd.DataFrame:
+    """Rows per target and treated arm: the arm's (e h, f) in the target's segment, and its uplifts."""
+    rows = []
+    for campaign, targets in exp.groupby("campaign_id"):
+        for arm in sorted(set(targets["arm"]) - {"control"}):
+            cell = [effects.get(campaign, {}).get(s, {}).get(arm, {}) for s in targets["lifecycle_segment"]]
+            e = np.minimum(np.array([c.get("induced", 0.0) for c in cell]) * targets["h"], 1.0)
+            f = np.array([c.get("fatigue", 0.0) for c in cell])
+            mu = targets["mu"]
+            rows.append(pd.DataFrame({
+                "campaign_id": campaign, "arm": arm, "customer_id": targets["customer_id"],
+                "lifecycle_segment": targets["lifecycle_segment"],
+                "conversion_uplift": np.exp(-mu) - (1 - e) * np.exp(-mu * (1 - f)),
+                "revenue_uplift": e * targets["basket"] - f * mu * 1.45 * targets["item_price"],
+                "e": e, "mu": mu}))
+    return pd.concat(rows).sort_values(["campaign_id", "arm", "customer_id"]).reset_index(drop=True)
+
+
+def test_truth_matches_an_independent_computation(small: dict) -> None:
+    truth = small["runs"]["effects"]["truth"]
+    assert truth["simulator_version"] == 2 and truth["heterogeneity"] is True
+    expected = per_customer_uplift(expected_per_customer(small["db"]), sim.DEFAULT_EFFECTS)
+    written = pd.read_parquet(small["runs"]["effects"]["dir"] / truth["customers_file"])
+    pd.testing.assert_frame_equal(written, expected[written.columns.tolist()], check_exact=False, rtol=1e-9,
+                                  atol=1e-12)
+    segments = pd.DataFrame(truth["segments"]).set_index(["campaign_id", "lifecycle_segment", "arm"])
+    overall = pd.DataFrame(truth["overall"]).set_index(["campaign_id", "arm"])
+    # Figures the defaults make: a positive effect that varies per customer, a zero arm, fatigue.
+    silver = expected[expected["campaign_id"] == "silver_outerwear_2026"]
     for segment, arm, e in (("Regular", "email", 0.08), ("Regular", "sms", 0.04), ("At-risk", "email", 0.04),
                             ("At-risk", "sms", 0.0)):
-        sel = silver["lifecycle_segment"] == segment
+        cell = silver[(silver["lifecycle_segment"] == segment) & (silver["arm"] == arm)]
         row = segments.loc[("silver_outerwear_2026", segment, arm)]
-        assert row["conversion_uplift"] == pytest.approx((e * (1 - silver.loc[sel, "p0"])).mean(), rel=1e-9, abs=1e-15)
-        assert row["revenue_uplift_per_customer"] == pytest.approx((e * basket[sel]).mean(), rel=1e-9, abs=1e-12)
-        assert row["baseline_conversion"] == pytest.approx(silver.loc[sel, "p0"].mean(), rel=1e-9)
-        assert row["targets"] == sel.sum()
-        assert row["arm_customers"] == (sel & (silver["arm"] == arm)).sum()
-    # The overall figure averages the arm's segment uplifts over all the campaign's targets.
-    weights = silver["lifecycle_segment"].value_counts()
-    for arm in ("email", "sms"):
-        expected = sum(segments.loc[("silver_outerwear_2026", s, arm), "conversion_uplift"] * w
-                       for s, w in weights.items()) / weights.sum()
-        assert overall.loc[("silver_outerwear_2026", arm), "conversion_uplift"] == pytest.approx(expected, rel=1e-9)
-
-    gold = exp[exp["campaign_id"] == "gold_loyalty_2026"]
-    mu = gold["lam"] * 30 * 0.75
+        # h averages to 1 over the segment's targets: the configured effect keeps its meaning.
+        assert cell["e"].mean() == pytest.approx(e, rel=1e-9, abs=1e-15) == row["mean_induced"]
+        assert (cell["e"].std() > 0.2 * e) if e > 0 else (cell["e"] == 0).all()
+        assert row["conversion_uplift"] == pytest.approx(cell["conversion_uplift"].mean(), rel=1e-9, abs=1e-15)
+        assert row["revenue_uplift_per_customer"] == pytest.approx(cell["revenue_uplift"].mean(), rel=1e-9, abs=1e-12)
+        assert row["baseline_conversion"] == pytest.approx((1 - np.exp(-cell["mu"])).mean(), rel=1e-9)
+        assert row["targets"] == len(cell)
+    gold = expected[(expected["campaign_id"] == "gold_loyalty_2026") & (expected["arm"] == "email")]
     row = segments.loc[("gold_loyalty_2026", "VIP", "email")]
-    assert row["conversion_uplift"] == pytest.approx((np.exp(-mu) - np.exp(-mu * 0.65)).mean(), rel=1e-9)
-    assert row["revenue_uplift_per_customer"] == pytest.approx((-0.35 * mu * 1.45 * gold["dept_mean"]).mean(), rel=1e-9)
-    assert row["conversion_uplift"] < 0
+    fatigued = np.exp(-gold["mu"]) - np.exp(-gold["mu"] * 0.65)
+    assert row["conversion_uplift"] == pytest.approx(fatigued.mean(), rel=1e-9)
+    assert row["revenue_uplift_per_customer"] == pytest.approx(gold["revenue_uplift"].mean(), rel=1e-9)
+    assert row["conversion_uplift"] < 0 and row["revenue_uplift_per_customer"] < 0
     assert segments.loc[("gold_loyalty_2026", "VIP", "sms"), "conversion_uplift"] == 0
     # A campaign the effects do not list has a zero truth, but is measured like the others.
     later = overall.loc["later_campaign_2026"]
     assert set(later.index) == {"email", "sms"} and (later["conversion_uplift"] == 0).all()
     assert (later["baseline_conversion"] > 0).all()
+
+
+def test_per_customer_truth_file_layout_and_means(small: dict) -> None:
+    for run in ("effects", "aa", "flat"):
+        truth, folder = small["runs"][run]["truth"], small["runs"][run]["dir"]
+        assert truth["customers_file"] == sim.CUSTOMER_TRUTH_FILE
+        path = folder / sim.CUSTOMER_TRUTH_FILE
+        schema = pq.read_schema(path)
+        assert [(f.name, str(f.type)) for f in schema] == [
+            ("campaign_id", "string"), ("arm", "string"), ("customer_id", "int64"), ("lifecycle_segment", "string"),
+            ("conversion_uplift", "double"), ("revenue_uplift", "double")]
+        table = pd.read_parquet(path)
+        assert table.equals(table.sort_values(["campaign_id", "arm", "customer_id"]).reset_index(drop=True))
+        # Every target once per treated arm of its campaign, whatever arm it was assigned.
+        exp = exposure(small["db"])
+        arms = exp[exp["arm"] != "control"].groupby("campaign_id")["arm"].unique()
+        expected_keys = sorted((c, a, i) for c, i in zip(exp["campaign_id"], exp["customer_id"]) for a in arms[c])
+        assert list(zip(table["campaign_id"], table["arm"], table["customer_id"])) == expected_keys
+        # The JSON's truths are exactly the means of these rows.
+        by_segment = table.groupby(["campaign_id", "lifecycle_segment", "arm"])[["conversion_uplift", "revenue_uplift"]]
+        segments = pd.DataFrame(truth["segments"]).set_index(["campaign_id", "lifecycle_segment", "arm"])
+        means = by_segment.mean().loc[segments.index]
+        assert np.allclose(means["conversion_uplift"], segments["conversion_uplift"], rtol=1e-12, atol=0)
+        assert np.allclose(means["revenue_uplift"], segments["revenue_uplift_per_customer"], rtol=1e-12, atol=0)
+        overall = pd.DataFrame(truth["overall"]).set_index(["campaign_id", "arm"])
+        means = table.groupby(["campaign_id", "arm"])[["conversion_uplift", "revenue_uplift"]].mean().loc[overall.index]
+        assert np.allclose(means["conversion_uplift"], overall["conversion_uplift"], rtol=1e-12, atol=0)
+        assert np.allclose(means["revenue_uplift"], overall["revenue_uplift_per_customer"], rtol=1e-12, atol=0)
+        if run == "aa":
+            assert (table[["conversion_uplift", "revenue_uplift"]] == 0).all().all()
+
+
+def test_heterogeneity_switch(small: dict) -> None:
+    """Off: every target of a cell gets the cell's induced probability (the uplift varies only with the baseline).
+    On: the same mean, spread by recency and frequency; the organic draws are the same either way."""
+    flat, varied = small["runs"]["flat"], small["runs"]["effects"]
+    assert flat["truth"]["heterogeneity"] is False
+    expected = per_customer_uplift(expected_per_customer(small["db"], heterogeneity=False), sim.DEFAULT_EFFECTS)
+    written = pd.read_parquet(flat["dir"] / sim.CUSTOMER_TRUTH_FILE)
+    pd.testing.assert_frame_equal(written, expected[written.columns.tolist()], check_exact=False, rtol=1e-9,
+                                  atol=1e-12)
+    silver = written.merge(expected[["campaign_id", "arm", "customer_id", "mu"]])
+    silver = silver[silver["campaign_id"] == "silver_outerwear_2026"]
+    implied = silver["conversion_uplift"] / np.exp(-silver["mu"])  # = e_i where f = 0
+    per_cell = implied.groupby([silver["lifecycle_segment"], silver["arm"]])
+    assert np.allclose(per_cell.max() - per_cell.min(), 0, atol=1e-12)
+    assert per_cell.first().to_dict() == pytest.approx({("At-risk", "email"): 0.04, ("At-risk", "sms"): 0.0,
+                                                        ("Regular", "email"): 0.08, ("Regular", "sms"): 0.04})
+    segments = {name: pd.DataFrame(run["truth"]["segments"]).set_index(["campaign_id", "lifecycle_segment", "arm"])
+                for name, run in (("flat", flat), ("varied", varied))}
+    assert np.allclose(segments["flat"]["mean_induced"], segments["varied"]["mean_induced"], rtol=1e-12)
+    assert not np.allclose(segments["flat"]["conversion_uplift"], segments["varied"]["conversion_uplift"], rtol=1e-6)
+    # Organic orders do not depend on the effects: untouched customers' orders are identical.
+    control = exposure(small["db"]).query("arm == 'control'")["customer_id"]
+    a, b = order_keys(flat["dir"]), order_keys(varied["dir"])
+    pd.testing.assert_frame_equal(a[a["user_id"].isin(control)].reset_index(drop=True),
+                                  b[b["user_id"].isin(control)].reset_index(drop=True))
 
 
 def test_remove_simulated_removes_exactly_its_outputs(small: dict, tmp_path: Path) -> None:
@@ -308,6 +425,9 @@ def test_cli(small: dict, tmp_path: Path, capsys: pytest.CaptureFixture) -> None
     out = capsys.readouterr().out
     assert "orders" in out and "gold_loyalty_2026" in out and "A/A" in out
     assert (tmp_path / sim.TRUTH_FILE).read_bytes() == (small["runs"]["aa"]["dir"] / sim.TRUTH_FILE).read_bytes()
+    assert sim.main(["--db", str(small["db"]), "--data-dir", str(tmp_path / "flat"), "--no-heterogeneity"]) == 0
+    for name in sim.OUTPUTS:
+        assert (tmp_path / "flat" / name).read_bytes() == (small["runs"]["flat"]["dir"] / name).read_bytes(), name
     assert sim.main(["--db", str(tmp_path / "absent.duckdb"), "--data-dir", str(tmp_path)]) == 1
 
 
@@ -348,7 +468,9 @@ def large(tmp_path_factory: pytest.TempPathFactory) -> dict:
         select row_number() over (order by customer_id, k) as order_item_id,
                customer_id * 10 + k as order_id, customer_id,
                signed_up_at + to_days(cast(k as integer)) as ordered_at,
-               case when k = 6 then 'Cancelled' else 'Complete' end as status, k < 6 as is_sale
+               case when k = 6 then 'Cancelled' else 'Complete' end as status, k < 6 as is_sale,
+               -- Customers' own price levels, so that the organic item prices differ by tier.
+               cast(10 + 15 * (customer_id % 8) + 100 * (customer_id % 3 = 0)::integer as decimal(18, 2)) as sale_price
         from customers, range(7) r(k)
         where k < customer_id % 6 or (k = 6 and customer_id % 7 = 0)""")
     con.execute(CAMPAIGNS_DDL)
@@ -383,7 +505,7 @@ def large(tmp_path_factory: pytest.TempPathFactory) -> dict:
         from campaign_exposure e left join sale_orders s on s.user_id = e.customer_id
         group by all""").df()
     con.close()
-    return {"truth": truth, "outcomes": outcomes}
+    return {"truth": truth, "outcomes": outcomes, "customers": pd.read_parquet(work / "out" / sim.CUSTOMER_TRUTH_FILE)}
 
 
 @pytest.mark.parametrize("campaign", ["silver_outerwear_2026", "gold_loyalty_2026"])
@@ -402,3 +524,23 @@ def test_large_population_recovers_the_truth(large: dict, campaign: str) -> None
     se_rev = np.sqrt(t.rev_var / t.n + c.rev_var / c.n)
     assert abs((t.rev - c.rev) - truth["revenue_uplift_per_customer"]) < 4 * se_rev
     assert abs(c.rev - truth["baseline_revenue_per_customer"]) < 4 * np.sqrt(c.rev_var / c.n)
+
+
+def test_large_population_draws_follow_the_per_customer_truth(large: dict) -> None:
+    """Silver (Regular, email, e = 0.08): split the targets at the median of their true conversion uplift; in each
+    half the realised uplift matches the mean per-customer truth, and the halves differ as the truth says."""
+    truth = large["customers"].query("campaign_id == 'silver_outerwear_2026' and arm == 'email'")
+    outcomes = large["outcomes"].merge(truth, on=["campaign_id", "customer_id"], suffixes=("", "_truth"))
+    assert len(outcomes) == 2 * N_PER_ARM
+    high = outcomes["conversion_uplift"] > outcomes["conversion_uplift"].median()
+    realised = {}
+    for name, half in (("high", outcomes[high]), ("low", outcomes[~high])):
+        t, c = half[half["arm"] == "email"]["converted"], half[half["arm"] == "control"]["converted"]
+        se = np.sqrt(t.mean() * (1 - t.mean()) / len(t) + c.mean() * (1 - c.mean()) / len(c))
+        realised[name] = (t.mean() - c.mean(), se)
+        assert abs(t.mean() - c.mean() - half["conversion_uplift"].mean()) < 4 * se, name
+    expected_gap = outcomes.loc[high, "conversion_uplift"].mean() - outcomes.loc[~high, "conversion_uplift"].mean()
+    assert expected_gap > 0.03  # heterogeneity the split can see at this size
+    gap_se = np.hypot(realised["high"][1], realised["low"][1])
+    assert abs(realised["high"][0] - realised["low"][0] - expected_gap) < 4 * gap_se
+    assert realised["high"][0] - realised["low"][0] > 4 * gap_se
