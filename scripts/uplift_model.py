@@ -545,6 +545,37 @@ def qini_coefficient(curve: pd.DataFrame) -> dict:
 # ------------------------------------------------------------------------------------------------ targeting
 
 
+def evaluation_rows(predicted_uplift: object, treatment: object, outcome: object, keys: Mapping,
+                    n_points: int | None, successes: str) -> pd.DataFrame:
+    """One comparison's rows of an evaluation mart: the Qini curve (`point` 0..n, with `treated_<successes>` and
+    `control_<successes>`), the `keys` columns, the arm sizes, `qini_coefficient`'s metrics on every row,
+    `is_skipped` false and a `note` when the coefficient is undefined. Shared by the built-in and imported marts."""
+    curve = qini_curve(predicted_uplift, treatment, outcome, n_points=n_points)
+    metrics = qini_coefficient(curve)
+    table = curve.rename(columns={"treated_outcome": f"treated_{successes}", "control_outcome": f"control_{successes}"})
+    table.insert(0, "point", np.arange(len(table), dtype=np.int64))
+    for key, value in keys.items():
+        table[key] = value
+    t = _treatment_values(treatment)
+    table["treated_customers"] = int(t.sum())
+    table["control_customers"] = int(len(t) - t.sum())
+    for key, value in metrics.items():
+        table[key] = value
+    table["is_skipped"] = False
+    table["note"] = (
+        None if np.isfinite(metrics["qini_coefficient"])
+        else f"qini coefficient undefined: the perfect curve is not above random (e.g. no {successes})"
+    )
+    return table
+
+
+def skipped_evaluation_row(treatment: object, keys: Mapping, note: str) -> pd.DataFrame:
+    """The one row an evaluation mart keeps for a comparison the model skipped: keys, arm sizes and why."""
+    t = _treatment_values(treatment)
+    return pd.DataFrame([{**keys, "treated_customers": int(t.sum()), "control_customers": int(len(t) - t.sum()),
+                          "is_skipped": True, "note": note}])
+
+
 def targeting_table(predicted_uplift: object, treatment: object, outcome_conversion: object,
                     outcome_revenue: object, margin_rate: float | object, contact_cost: float,
                     shares: Sequence[float] = DEFAULT_SHARES) -> pd.DataFrame:

@@ -498,3 +498,23 @@ def test_uplift_ranks_by_hand():
     for d in range(1, 11):
         expected = set(range(-(-(d - 1) * 23 // 10) + 1, -(-d * 23 // 10) + 1))
         assert set(rank[decile == d].tolist()) == expected
+
+
+def test_evaluation_rows_carry_the_curve_keys_sizes_and_a_note_when_undefined():
+    score, t, y = [0.9, 0.5, 0.4, 0.1], [1, 0, 1, 0], [1, 0, 0, 0]
+    rows = um.evaluation_rows(score, t, y, {"campaign_id": "c", "arm": "email"}, None, "conversions")
+    curve = um.qini_curve(score, t, y)
+    assert rows["point"].tolist() == list(range(len(curve)))
+    assert rows["treated_conversions"].tolist() == curve["treated_outcome"].tolist()
+    assert rows["control_conversions"].tolist() == curve["control_outcome"].tolist()
+    assert set(rows["campaign_id"]) == {"c"} and set(rows["arm"]) == {"email"}
+    assert set(rows["treated_customers"]) == {2} and set(rows["control_customers"]) == {2}
+    assert set(rows["qini_coefficient"]) == {um.qini_coefficient(curve)["qini_coefficient"]}
+    assert not rows["is_skipped"].any() and rows["note"].isna().all()
+
+    none = um.evaluation_rows(score, t, [0, 0, 0, 0], {"arm": "sms"}, None, "successes")
+    assert none["note"].iloc[0] == ("qini coefficient undefined: the perfect curve is not above random "
+                                    "(e.g. no successes)")
+    skipped = um.skipped_evaluation_row([True, True, False], {"arm": "sms"}, "skipped: why")
+    assert skipped.to_dict("records") == [{"arm": "sms", "treated_customers": 2, "control_customers": 1,
+                                           "is_skipped": True, "note": "skipped: why"}]

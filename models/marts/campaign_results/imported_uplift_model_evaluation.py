@@ -9,7 +9,6 @@ curve and metrics, and the reason in `note` (`uplift_model.skip_reason`, or no f
 comparison whose Qini coefficient is undefined keeps its curve, a null coefficient and a note.
 """
 
-import numpy as np
 import pandas as pd
 
 import model_settings
@@ -69,33 +68,13 @@ def model(dbt, session):
                 if scored.empty:
                     reason = NO_FEATURES if described is None else um.skip_reason(
                         frame["customer_id"].to_numpy(dtype=object), frame["is_treated"], folds, seed)
-                    rows.append(pd.DataFrame([{
-                        **base, "treated_customers": int(frame["is_treated"].sum()),
-                        "control_customers": int((~frame["is_treated"]).sum()), "is_skipped": True,
-                        "note": reason or "skipped",
-                    }]))
+                    rows.append(um.skipped_evaluation_row(frame["is_treated"], base, reason or "skipped"))
                     continue
                 data = (scored.merge(frame[["customer_id", "value"]], on="customer_id", how="inner",
                                      validate="one_to_one")
                         .sort_values("customer_id", kind="mergesort").reset_index(drop=True))
-                curve = um.qini_curve(data["predicted_uplift"], data["is_treated"], data["value"],
-                                      n_points=N_POINTS)
-                metrics = um.qini_coefficient(curve)
-                table = curve.rename(columns={"treated_outcome": "treated_successes",
-                                              "control_outcome": "control_successes"})
-                table.insert(0, "point", np.arange(len(table), dtype=np.int64))
-                for key, value in base.items():
-                    table[key] = value
-                table["treated_customers"] = int(data["is_treated"].sum())
-                table["control_customers"] = int((~data["is_treated"]).sum())
-                for key, value in metrics.items():
-                    table[key] = value
-                table["is_skipped"] = False
-                table["note"] = (
-                    None if np.isfinite(metrics["qini_coefficient"])
-                    else "qini coefficient undefined: the perfect curve is not above random (e.g. no successes)"
-                )
-                rows.append(table)
+                rows.append(um.evaluation_rows(data["predicted_uplift"], data["is_treated"], data["value"], base,
+                                               N_POINTS, "successes"))
     result = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
         {name: pd.Series(dtype="object") for name in COLUMNS}
     )

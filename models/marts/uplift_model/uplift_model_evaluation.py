@@ -11,7 +11,6 @@ Qini coefficient is undefined (the perfect curve is not above random, e.g. no co
 curve, a null coefficient and a note saying so.
 """
 
-import numpy as np
 import pandas as pd
 
 import model_settings
@@ -48,36 +47,16 @@ def model(dbt, session):
             base = {"campaign_id": campaign_id, "arm": arm, "method": method, "folds": folds, "seed": seed}
             scored = scores[(scores["campaign_id"] == campaign_id) & (scores["arm"] == arm)]
             if scored.empty:
-                frame = campaign[campaign["arm"].isin([arm, "control"])].copy()
-                frame["is_treated"] = frame["arm"] == arm
-                rows.append(pd.DataFrame([{
-                    **base, "treated_customers": int(frame["is_treated"].sum()),
-                    "control_customers": int((~frame["is_treated"]).sum()), "is_skipped": True,
-                    "note": um.skip_reason(frame["customer_id"].to_numpy(dtype=object), frame["is_treated"],
-                                           folds, seed) or "skipped",
-                }]))
+                frame = campaign[campaign["arm"].isin([arm, "control"])]
+                treated = frame["arm"] == arm
+                rows.append(um.skipped_evaluation_row(treated, base, um.skip_reason(
+                    frame["customer_id"].to_numpy(dtype=object), treated, folds, seed) or "skipped"))
                 continue
             data = (scored.merge(campaign[["customer_id", "is_converted"]], on="customer_id", how="inner",
                                  validate="one_to_one")
                     .sort_values("customer_id", kind="mergesort").reset_index(drop=True))
-            curve = um.qini_curve(data["predicted_uplift"], data["is_treated"], data["is_converted"],
-                                  n_points=N_POINTS)
-            metrics = um.qini_coefficient(curve)
-            table = curve.rename(columns={"treated_outcome": "treated_conversions",
-                                          "control_outcome": "control_conversions"})
-            table.insert(0, "point", np.arange(len(table), dtype=np.int64))
-            for key, value in base.items():
-                table[key] = value
-            table["treated_customers"] = int(data["is_treated"].sum())
-            table["control_customers"] = int((~data["is_treated"]).sum())
-            for key, value in metrics.items():
-                table[key] = value
-            table["is_skipped"] = False
-            table["note"] = (
-                None if np.isfinite(metrics["qini_coefficient"])
-                else "qini coefficient undefined: the perfect curve is not above random (e.g. no conversions)"
-            )
-            rows.append(table)
+            rows.append(um.evaluation_rows(data["predicted_uplift"], data["is_treated"], data["is_converted"], base,
+                                           N_POINTS, "conversions"))
     result = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
         {name: pd.Series(dtype="object") for name in COLUMNS}
     )
