@@ -489,6 +489,16 @@ def command_import_results(args: argparse.Namespace) -> int:
     print_imported_uplift(published, loaded["campaign_id"])
     print_imported_uplift_model(published, loaded["campaign_id"])
     print(f"\npublished {published}")
+    if args.report is None:
+        return 0
+    import build_report
+
+    try:
+        report = build_report.build_report(published, args.report.resolve(), args.truth)
+    except build_report.ReportError as error:
+        print(f"report failed (the import is published): {error}", file=sys.stderr)
+        return 1
+    print(f"report: {report} (section 13 shows the imported campaigns)")
     return 0
 
 
@@ -625,6 +635,10 @@ def parser() -> argparse.ArgumentParser:
     imported.add_argument("file", type=Path, help="the results file (CSV or Parquet)")
     imported.add_argument("--mapping", type=Path, required=True, help="its YAML mapping (see mappings/README.md)")
     imported.add_argument("--db", type=Path)
+    imported.add_argument("--report", type=Path,
+                          help="also rebuild the HTML report here (e.g. reports/campaign_report.html)")
+    imported.add_argument("--truth", type=Path,
+                          help="with --report: the simulation's _campaign_truth.json, to keep the true effects shown")
     imported.set_defaults(handler=command_import_results)
 
     test = commands.add_parser("test", help="run the test suite (extra arguments go to pytest)")

@@ -52,11 +52,12 @@ def imported(built: dict, tmp_path_factory: pytest.TempPathFactory) -> dict:
     env = {**os.environ, "DBT_TARGET_PATH": str(work / "target"), "DBT_LOG_PATH": str(work / "logs")}
     result = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "crm.py"), "import-results", str(source), "--mapping",
-         str(ROOT / "mappings" / "hillstrom.yml"), "--db", str(db)],
+         str(ROOT / "mappings" / "hillstrom.yml"), "--db", str(db), "--report", str(work / "from_import.html"),
+         "--truth", str(built["data_dir"] / "_campaign_truth.json")],
         cwd=ROOT, capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-3000:]
     report = build_report.build_report(db, work / "report.html")
-    return {"db": db, "text": report.read_text(encoding="utf-8"), "work": work}
+    return {"db": db, "text": report.read_text(encoding="utf-8"), "work": work, "output": result.stdout}
 
 
 def test_the_imported_section_appears_with_the_campaign_and_its_sample_ratio(imported: dict) -> None:
@@ -197,3 +198,13 @@ def test_the_imported_page_is_deterministic_and_keeps_the_other_sections(built: 
     assert [i for i in ids if not i.startswith("fig-imported-")] == chart_ids(plain)
     assert [i for i in ids if i.startswith("fig-imported-")] == [
         f"fig-imported-hillstrom-2008-{o}" for o in ("conversion", "visit", "spend")]
+
+
+def test_import_results_can_rebuild_the_report_with_the_truth(built: dict, imported: dict, tmp_path: Path) -> None:
+    written = imported["work"] / "from_import.html"
+    assert f"report: {written}" in imported["output"]
+    truth = built["data_dir"] / "_campaign_truth.json"
+    expected = build_report.build_report(imported["db"], tmp_path / "expected.html", truth)
+    assert written.read_bytes() == expected.read_bytes()
+    page = written.read_text(encoding="utf-8")
+    assert '<h2 id="imported">13. Imported campaigns</h2>' in page and "Simulation truth" in page
