@@ -1,5 +1,7 @@
--- Each campaign sees only the sale lines strictly before its launch date: the guard against leakage
--- that every pre-launch figure (RFM, segments, category ratios, targets) is built on.
+-- Each campaign sees only the sales strictly before its launch date: the guard against leakage that every
+-- pre-launch figure (RFM, segments, category ratios, targets) is built on. The lines are filtered and
+-- pre-aggregated once per launch date (int_order_categories_before_launch_dates); this view only attaches the
+-- campaigns of that date.
 with
 
 campaigns as (
@@ -7,26 +9,25 @@ campaigns as (
     from {{ ref('int_campaigns_for_source') }}
 ),
 
-sales as (
-    select order_item_id, order_id, customer_id, ordered_at, category, sale_price, gross_margin
-    from {{ ref('transactions') }}
-    where is_sale
+order_categories as (
+    select launch_date, customer_id, order_id, ordered_at, category, sale_lines, sale_price, gross_margin
+    from {{ ref('int_order_categories_before_launch_dates') }}
 ),
 
 sales_before_launch as (
     select
         campaigns.campaign_id,
-        campaigns.launch_date,
-        sales.order_item_id,
-        sales.order_id,
-        sales.customer_id,
-        sales.ordered_at,
-        sales.category,
-        sales.sale_price,
-        sales.gross_margin
+        order_categories.launch_date,
+        order_categories.customer_id,
+        order_categories.order_id,
+        order_categories.ordered_at,
+        order_categories.category,
+        order_categories.sale_lines,
+        order_categories.sale_price,
+        order_categories.gross_margin
     from campaigns
-    inner join sales
-        on sales.ordered_at < cast(campaigns.launch_date as timestamp)
+    inner join order_categories
+        on campaigns.launch_date = order_categories.launch_date
 )
 
 select * from sales_before_launch

@@ -1,80 +1,108 @@
 -- How each segment buys each category before a campaign's launch, against all scored customers.
 with
 
+campaigns as (
+    select campaign_id, launch_date
+    from {{ ref('int_campaigns_for_source') }}
+),
+
+-- Computed once per launch date (campaigns launched the same day share the figures) and repeated for each
+-- campaign at the end, on the few rows of the result.
 sales as (
-    select campaign_id, customer_id, order_id, category, sale_price, gross_margin
-    from {{ ref('int_sales_joined_to_campaign_launches') }}
+    select launch_date, customer_id, category, sale_price, gross_margin
+    from {{ ref('int_order_categories_before_launch_dates') }}
     -- A source without categories (Online Retail) gives an empty table, not a null category.
     where category is not null
 ),
 
 scored_customers as (
-    select campaign_id, launch_date, customer_id, rfm_segment, lifecycle_segment
-    from {{ ref('rfm_features') }}
+    select launch_date, customer_id, rfm_segment, lifecycle_segment
+    from {{ ref('int_customer_rfm_at_launch_dates') }}
 ),
 
 customer_segments as (
-    select campaign_id, launch_date, customer_id, 'rfm_tier' as segment_scheme, rfm_segment as segment
+    select launch_date, customer_id, 'rfm_tier' as segment_scheme, rfm_segment as segment
     from scored_customers
     union all
-    select campaign_id, launch_date, customer_id, 'lifecycle' as segment_scheme, lifecycle_segment as segment
+    select launch_date, customer_id, 'lifecycle' as segment_scheme, lifecycle_segment as segment
     from scored_customers
 ),
 
 segment_sizes as (
-    select campaign_id, launch_date, segment_scheme, segment, count(*) as segment_customers
+    select launch_date, segment_scheme, segment, count(*) as segment_customers
     from customer_segments
-    group by campaign_id, launch_date, segment_scheme, segment
+    group by launch_date, segment_scheme, segment
 ),
 
 all_customers as (
-    select campaign_id, count(*) as all_customers
+    select launch_date, count(*) as all_customers
     from scored_customers
-    group by campaign_id
+    group by launch_date
+),
+
+-- One row per customer and category: its rows are distinct orders (the input has one row per order and
+-- category), so counting rows counts orders, and summing per-customer counts over customers counts distinct
+-- orders because an order belongs to one customer (a data test on the input holds it). This replaces
+-- distinct counts over every line, repeated per campaign, by sums over a few million pre-aggregated rows.
+customer_categories as (
+    select
+        launch_date,
+        customer_id,
+        category,
+        count(*) as orders,
+        sum(sale_price) as revenue,
+        sum(gross_margin) as gross_margin
+    from sales
+    group by launch_date, customer_id, category
 ),
 
 -- Every scored customer has a sale before the launch, so all pre-launch sales are the scored customers' sales.
 category_all as (
     select
-        campaign_id,
+        launch_date,
         category,
-        count(distinct order_id) as all_orders,
-        count(distinct customer_id) as all_buyers,
-        sum(sale_price) as all_revenue,
+        -- Sums of counts are wider integers in some engines: back to the contract's bigint.
+        cast(sum(orders) as bigint) as all_orders,
+        count(*) as all_buyers,
+        sum(revenue) as all_revenue,
         sum(gross_margin) as all_gross_margin
-    from sales
-    group by campaign_id, category
+    from customer_categories
+    group by launch_date, category
 ),
 
 -- The average basket over all categories: revenue per (order, category) pair.
 baseline_basket as (
     select
-        campaign_id,
+        launch_date,
         cast(sum(all_revenue) as double) / sum(all_orders) as average_category_basket
     from category_all
-    group by campaign_id
+    group by launch_date
 ),
 
 category_segment as (
     select
-        sales.campaign_id,
+        customer_categories.launch_date,
         customer_segments.segment_scheme,
         customer_segments.segment,
-        sales.category,
-        count(distinct sales.order_id) as segment_orders,
-        count(distinct sales.customer_id) as segment_buyers,
-        sum(sales.sale_price) as segment_revenue
-    from sales
+        customer_categories.category,
+        cast(sum(customer_categories.orders) as bigint) as segment_orders,
+        count(*) as segment_buyers,
+        sum(customer_categories.revenue) as segment_revenue
+    from customer_categories
     inner join customer_segments
-        on sales.campaign_id = customer_segments.campaign_id
-        and sales.customer_id = customer_segments.customer_id
-    group by sales.campaign_id, customer_segments.segment_scheme, customer_segments.segment, sales.category
+        on customer_categories.launch_date = customer_segments.launch_date
+        and customer_categories.customer_id = customer_segments.customer_id
+    group by
+        customer_categories.launch_date,
+        customer_segments.segment_scheme,
+        customer_segments.segment,
+        customer_categories.category
 ),
 
 -- Every segment against every category, including the ones it never bought: those are the largest gaps.
 grid as (
     select
-        segment_sizes.campaign_id,
+        campaigns.campaign_id,
         segment_sizes.launch_date,
         segment_sizes.segment_scheme,
         segment_sizes.segment,
@@ -90,14 +118,16 @@ grid as (
         category_all.all_gross_margin,
         baseline_basket.average_category_basket
     from segment_sizes
+    inner join campaigns
+        on segment_sizes.launch_date = campaigns.launch_date
     inner join category_all
-        on segment_sizes.campaign_id = category_all.campaign_id
+        on segment_sizes.launch_date = category_all.launch_date
     inner join all_customers
-        on segment_sizes.campaign_id = all_customers.campaign_id
+        on segment_sizes.launch_date = all_customers.launch_date
     inner join baseline_basket
-        on segment_sizes.campaign_id = baseline_basket.campaign_id
+        on segment_sizes.launch_date = baseline_basket.launch_date
     left join category_segment
-        on segment_sizes.campaign_id = category_segment.campaign_id
+        on segment_sizes.launch_date = category_segment.launch_date
         and segment_sizes.segment_scheme = category_segment.segment_scheme
         and segment_sizes.segment = category_segment.segment
         and category_all.category = category_segment.category
