@@ -30,6 +30,27 @@ def inside_venv() -> bool:
     return Path(sys.prefix).resolve() == VENV.resolve()
 
 
+SPARK_VENV = ROOT / ".venv-spark"
+SPARK_REQUIREMENTS = ROOT / "requirements-spark.txt"
+
+
+def ensure_spark_env() -> Path:
+    """The dbt executable of .venv-spark (dbt-spark with PySpark, pinned in requirements-spark.txt), created on
+    first use: Spark is optional, so the main environment does not carry PySpark's few hundred MB."""
+    python = SPARK_VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    stamp = SPARK_VENV / ".requirements.sha256"
+    digest = hashlib.sha256(SPARK_REQUIREMENTS.read_bytes()).hexdigest()
+    if not (stamp.exists() and stamp.read_text().strip() == digest and python.exists()):
+        if not python.exists():
+            print(f"creating the Spark environment in {SPARK_VENV} ...", flush=True)
+            subprocess.run([sys.executable, "-m", "venv", str(SPARK_VENV)], check=True)
+        print("installing dbt-spark and PySpark (first Spark run only) ...", flush=True)
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                        "-r", str(SPARK_REQUIREMENTS)], check=True)
+        stamp.write_text(digest + "\n")
+    return python.parent / ("dbt.exe" if os.name == "nt" else "dbt")
+
+
 def ensure_venv() -> None:
     """Makes sure the code that follows runs in .venv with the pinned requirements installed."""
     if os.environ.get("CRM_UPLIFT_NO_VENV") == "1":

@@ -5,6 +5,8 @@
     python3 scripts/crm.py test     run the test suite (pytest, which runs dbt builds of its own)
     python3 scripts/crm.py build [-- DBT ARGS]    dbt build on a private copy of the warehouse, then publish
     python3 scripts/crm.py export-exposure CAMPAIGN_ID OUT.csv    the campaign's contact list for a CRM tool
+    python3 scripts/crm.py import-results FILE --mapping M.yml    measure a campaign a CRM tool already sent
+    python3 scripts/crm.py spark-build [-- DBT ARGS]    the SQL marts on Apache Spark from the same Parquet files
 
 `run --source DIR` loads your own thelook_ecommerce export instead of the built-in data. Builds write a
 private file and publish it over the warehouse by an atomic rename only when they pass, so readers never see
@@ -458,6 +460,42 @@ def command_build(args: argparse.Namespace) -> int:
     return 0
 
 
+SPARK_LEFT_OUT = ("the dbt Python models (customer_clusters, cluster_selection, customer_value_fit, "
+                  "customer_value, customer_value_holdout, churn_model_evaluation, customer_uplift_scores, "
+                  "uplift_model_evaluation, uplift_targeting) and the SQL marts built on them")
+
+
+def command_spark_build(args: argparse.Namespace) -> int:
+    """dbt build of the SQL marts on Apache Spark (a local PySpark session) from the thelook Parquet files."""
+    import bootstrap_env
+
+    data_dir = args.data_dir.resolve()
+    if not (data_dir / "orders.parquet").is_file():
+        print(f"no thelook Parquet files in {data_dir}: `python3 scripts/crm.py run` generates them, or point "
+              "--data-dir at a thelook_ecommerce export's Parquet files", file=sys.stderr)
+        return 1
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        print("Spark needs Java 17 or newer (java is not on the PATH and JAVA_HOME is not set)", file=sys.stderr)
+        return 1
+    dbt_executable = bootstrap_env.ensure_spark_env()
+    spark_dir = args.spark_dir.resolve()
+    spark_dir.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "CRM_UPLIFT_SPARK_DIR": str(spark_dir), "CRM_UPLIFT_ROOT": str(ROOT),
+           "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    dbt_args = args.dbt_args[1:] if args.dbt_args[:1] == ["--"] else args.dbt_args
+    print(f"Spark: building from {data_dir} into {spark_dir}; left out on Spark: {SPARK_LEFT_OUT}")
+    started = time.perf_counter()
+    # Spark's own files (metastore, derby.log) land in the working folder: keep them with the tables.
+    command = [str(dbt_executable), "build", "--target", "spark",
+               "--vars", json.dumps({"raw_parquet_dir": str(data_dir)}),
+               "--project-dir", str(ROOT), "--profiles-dir", str(ROOT),
+               "--target-path", str(spark_dir / "target"), "--log-path", str(spark_dir / "logs"), *dbt_args]
+    code = subprocess.run(command, cwd=spark_dir, env=env).returncode
+    outcome = "done" if code == 0 else "failed"
+    print(f"Spark build {outcome} in {time.perf_counter() - started:.0f} s (tables under {spark_dir / 'tables'})")
+    return code
+
+
 def command_import_results(args: argparse.Namespace) -> int:
     """Loads a finished campaign's results export and builds its uplift marts, published like any build."""
     import duckdb
@@ -640,6 +678,15 @@ def parser() -> argparse.ArgumentParser:
     imported.add_argument("--truth", type=Path,
                           help="with --report: the simulation's _campaign_truth.json, to keep the true effects shown")
     imported.set_defaults(handler=command_import_results)
+
+    spark = commands.add_parser("spark-build",
+                                help="dbt build of the SQL marts on Apache Spark (local session; docs/spark.md)")
+    spark.add_argument("--data-dir", type=Path, default=DEFAULT_DATA,
+                       help="the thelook Parquet files (default: the built-in data of `run`)")
+    spark.add_argument("--spark-dir", type=Path, default=ROOT / "warehouse" / "spark",
+                       help="where Spark keeps its metastore and tables (default warehouse/spark)")
+    spark.add_argument("dbt_args", nargs=argparse.REMAINDER)
+    spark.set_defaults(handler=command_spark_build)
 
     test = commands.add_parser("test", help="run the test suite (extra arguments go to pytest)")
     test.add_argument("pytest_args", nargs=argparse.REMAINDER)

@@ -1,5 +1,7 @@
 -- Every treatment arm against the control group of the same campaign and segment: rates, uplift with
 -- intervals and tests, money per customer with Welch intervals, incremental figures, cost and ROI.
+{#- A table on Spark: the Hive metastore keeps a view's text in a column of at most 32,700 characters. -#}
+{{ config(materialized='table' if target.type == 'spark' else 'view') }}
 {%- set alpha = var('uplift_alpha') %}
 {%- set power = var('uplift_power') %}
 

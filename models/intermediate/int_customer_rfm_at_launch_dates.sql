@@ -32,7 +32,7 @@ with_recency as (
         launch_date,
         customer_id,
         last_order_at,
-        {{ dbt.datediff('cast(last_order_at as date)', 'launch_date', 'day') }} as recency_days,
+        cast({{ dbt.datediff('cast(last_order_at as date)', 'launch_date', 'day') }} as bigint) as recency_days,
         frequency,
         monetary
     from customer_rfm

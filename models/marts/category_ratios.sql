@@ -197,10 +197,11 @@ final as (
         margin_gap_per_customer,
         is_candidate,
         case
-            when is_candidate then rank() over (
+            -- rank() is an int on Spark, a bigint on DuckDB: the contract wants one type.
+            when is_candidate then cast(rank() over (
                 partition by campaign_id, segment_scheme, segment, is_candidate
                 order by margin_gap_per_customer desc, category
-            )
+            ) as bigint)
         end as candidate_rank
     from flagged
 )

@@ -82,11 +82,17 @@ customers_joined as (
         coalesce(customer_totals.item_count, 0) as item_count,
         cast(coalesce(customer_totals.revenue, 0) as decimal(18, 2)) as revenue,
         cast(coalesce(customer_totals.gross_margin, 0) as decimal(18, 2)) as gross_margin,
-        cast(round(customer_totals.revenue / customer_totals.order_count, 2) as decimal(18, 2))
-            as average_order_value,
+        -- Half-up to the cent, exactly on every engine: a plain round(revenue / order_count, 2) divides in
+        -- double on DuckDB (34.855 becomes 34.85) and in decimal on Spark (34.86).
+        cast(
+            floor((200 * customer_totals.revenue + customer_totals.order_count) / (2 * customer_totals.order_count))
+            / 100 as decimal(18, 2)
+        ) as average_order_value,
         customer_totals.order_count is not null as is_buyer,
         as_of.reference_date,
-        {{ dbt.datediff('cast(customer_totals.last_order_at as date)', 'as_of.reference_date', 'day') }}
+        -- datediff is an int on Spark, a bigint on DuckDB: the contract wants one type.
+        cast({{ dbt.datediff('cast(customer_totals.last_order_at as date)', 'as_of.reference_date', 'day') }}
+            as bigint)
             as days_since_last_order
     from users
     cross join as_of

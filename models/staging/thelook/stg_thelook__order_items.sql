@@ -13,10 +13,10 @@ renamed as (
         inventory_item_id,
         status as item_status,
         -- Item rows are created up to days after their order in thelook; the order's time is the purchase time.
-        created_at as item_created_at,
-        shipped_at,
-        delivered_at,
-        returned_at,
+        cast(created_at as timestamp) as item_created_at,
+        cast(shipped_at as timestamp) as shipped_at,
+        cast(delivered_at as timestamp) as delivered_at,
+        cast(returned_at as timestamp) as returned_at,
         -- Money in exact decimals: double sums depend on the order in which threads add them up.
         cast(round(sale_price, 2) as decimal(18, 2)) as sale_price
     from source

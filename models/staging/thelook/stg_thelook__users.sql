@@ -20,7 +20,7 @@ renamed as (
         latitude,
         longitude,
         traffic_source as acquisition_channel,
-        created_at as signed_up_at
+        cast(created_at as timestamp) as signed_up_at
     from source
 )
 
