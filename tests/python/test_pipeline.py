@@ -75,13 +75,20 @@ def test_customers_match_raw_files(built: dict) -> None:
         built["db"],
         "select customer_id, order_count, item_count, placed_order_count, "
         "cast(revenue * 100 as bigint) as revenue_cents, cast(gross_margin * 100 as bigint) as margin_cents, "
-        "days_since_last_order, is_buyer from customers order by customer_id",
+        "days_since_last_order, is_buyer, cast(average_order_value * 100 as bigint) as aov_cents "
+        "from customers order by customer_id",
     ).set_index("customer_id")
     assert len(actual) == len(pd.read_parquet(built["data_dir"] / "users.parquet")) == 100_000
     assert actual.index.tolist() == expected.index.tolist()
     for column in ("order_count", "item_count", "placed_order_count", "revenue_cents", "margin_cents"):
         assert actual[column].tolist() == expected[column].astype("int64").tolist(), column
     assert actual["is_buyer"].tolist() == (expected["order_count"] > 0).tolist()
+    # Average order value: revenue / orders rounded half-up to the cent, in exact integer arithmetic.
+    buyer = expected["order_count"] > 0
+    revenue, orders = expected["revenue_cents"].astype("int64"), expected["order_count"].astype("int64")
+    half_up = (2 * revenue[buyer] + orders[buyer]) // (2 * orders[buyer])
+    assert actual.loc[buyer, "aov_cents"].tolist() == half_up.tolist()
+    assert actual.loc[~buyer, "aov_cents"].isna().all()
     pd.testing.assert_series_equal(
         actual["days_since_last_order"].astype("Float64"),
         expected["days_since_last_order"].astype("Float64"),
