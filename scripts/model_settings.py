@@ -48,8 +48,10 @@ def k_setting(name: str, value) -> str | int:
     return number(name, text, integer=True)
 
 
-def cluster_options(transform, outliers, k, k_min, k_max, seed, n_init, silhouette_sample_size):
-    """The K-means options from the cluster_* variables (see dbt_project.yml)."""
+def cluster_options(transform, outliers, k, k_min, k_max, seed, n_init, silhouette_sample_size,
+                    k_search_sample_size):
+    """The K-means options from the cluster_* variables (see dbt_project.yml). k_search_sample_size: null or
+    0 = the k search on all customers."""
     import rfm_clusters
 
     return rfm_clusters.ClusterOptions(
@@ -61,6 +63,9 @@ def cluster_options(transform, outliers, k, k_min, k_max, seed, n_init, silhouet
         seed=number("cluster_seed", seed, integer=True),
         n_init=number("cluster_n_init", n_init, integer=True),
         silhouette_sample_size=number("cluster_silhouette_sample_size", silhouette_sample_size, integer=True),
+        k_search_sample_size=number(
+            "cluster_k_search_sample_size", k_search_sample_size, optional=True, integer=True
+        ),
     )
 
 

@@ -10,7 +10,8 @@ to `sys.path` and call this once per campaign:
 
     # or step by step (each call refits what it needs; same results):
     X, customers_sorted = rc.prepare_features(customers, options)
-    selection = rc.select_k(X, options)              # k, inertia, silhouette, is_chosen
+    ids = customers_sorted.loc[customers_sorted["outlier_group"].isna(), "customer_id"]   # the rows of X
+    selection = rc.select_k(X, options, ids)         # k, inertia, silhouette, is_chosen, k_search_customers
     assignments = rc.fit_clusters(customers, options)           # k=None: the k select_k chooses
     table = rc.centroids(customers, options, k=int(selection.loc[selection.is_chosen, "k"].iloc[0]))
     rc.cluster_segment_crosstab(assignments, segments, "rfm_segment")
@@ -46,7 +47,20 @@ Method (defaults in brackets; each is a field of `ClusterOptions`)
    than k_max + 1 the search range is *lowered*, not refused: k_max becomes min(k_max, n - 1, number of distinct
    feature rows); only when that falls below k_min is a ValueError raised. A fixed `k` (int) is not lowered: it
    raises a ValueError when there are not at least k + 1 customers and k distinct feature rows.
-7. Rounding: floats produced by the iterative fit (centroids, inertia, silhouette, distances, back-transformed
+7. Search sample [`k_search_sample_size=100000`]. With more clustered customers than that, the k search (every
+   fit of step 5 and every silhouette of step 6, and the candidate range) runs on that many of them: those
+   with the lowest `id_hashes` (first 8 bytes of md5(str(customer_id)), as DuckDB's md5(customer_id::varchar);
+   see `k_search_sample`), standardised as in step 4 over *all* clustered customers. The set depends on the
+   ids only, so the same customers are chosen whatever the row order, machine or thread count; inertia and
+   silhouette are the sample's and `k_search_customers` says how many customers that was. `None` (or 0):
+   always all customers. Up to the threshold nothing of this applies: results are those of the full search.
+8. Fit of the chosen (or a given) k on all customers: up to `k_search_sample_size` clustered customers, the
+   search's own fit (n_init starts). Beyond, K-means with n_init starts on the search sample, then one Lloyd
+   run (same max_iter and tol, one thread) on all clustered customers started from the sample's centroids:
+   deterministic, and n_init full passes over millions of rows are not needed since the start is already
+   close. The final labels and centroids are those of the full data (Lloyd run to sklearn's tolerance, each
+   customer labelled with its nearest final centroid), not the sample's.
+9. Rounding: floats produced by the iterative fit (centroids, inertia, silhouette, distances, back-transformed
    centroids) are rounded to 10 significant digits (`SIGNIFICANT_DIGITS`), so a rebuild is byte-identical and
    rules applied to them (ordering, naming) do not hinge on last-bit noise.
 
@@ -79,6 +93,7 @@ their group name and get the action "review individually".
 from __future__ import annotations
 
 import decimal
+import hashlib
 import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -97,6 +112,7 @@ OUTLIER_METHODS = ("none", "iqr")
 IQR_MULTIPLIER = 1.5
 SIGNIFICANT_DIGITS = 10
 MIN_SILHOUETTE_SAMPLE = 100
+MIN_K_SEARCH_SAMPLE = 100
 SILHOUETTE_WORKING_MEMORY_MB = 16
 
 MONETARY_OUTLIERS = "monetary outliers"
@@ -135,7 +151,9 @@ class ClusterOptions:
 
     transform: "log1p" or "none". outliers: "none" or "iqr". k: "auto" (best silhouette over k_min..k_max) or a
     fixed int >= 2. k_min >= 2, k_max >= k_min. seed: 0..2**32-1. n_init >= 1. silhouette_sample_size: an int
-    >= 100, or None for the silhouette on all customers whatever their number.
+    >= 100, or None for the silhouette on all customers whatever their number. k_search_sample_size: an int
+    >= 100 (the k search runs on that many customers, chosen by hash of their id, when there are more), or
+    None / 0 for the search on all customers whatever their number (0 is stored as None).
     """
 
     transform: str = "log1p"
@@ -146,6 +164,7 @@ class ClusterOptions:
     seed: int = 42
     n_init: int = 10
     silhouette_sample_size: int | None = 10000
+    k_search_sample_size: int | None = 100000
 
     def __post_init__(self) -> None:
         if not isinstance(self.transform, str) or self.transform not in TRANSFORMS:
@@ -165,6 +184,13 @@ class ClusterOptions:
         if self.silhouette_sample_size is not None:
             size = _integer("silhouette_sample_size", self.silhouette_sample_size, MIN_SILHOUETTE_SAMPLE)
             object.__setattr__(self, "silhouette_sample_size", size)
+        if self.k_search_sample_size is not None:
+            size = _integer("k_search_sample_size", self.k_search_sample_size, 0)
+            if 0 < size < MIN_K_SEARCH_SAMPLE:
+                raise ValueError(
+                    f"k_search_sample_size must be 0 (all customers) or >= {MIN_K_SEARCH_SAMPLE}, got {size}"
+                )
+            object.__setattr__(self, "k_search_sample_size", size or None)
 
 
 def _options(options: ClusterOptions | None) -> ClusterOptions:
@@ -178,12 +204,43 @@ def _options(options: ClusterOptions | None) -> ClusterOptions:
 # ------------------------------------------------------------------------------------------------- helpers
 
 
-def round_significant(values: object, digits: int = SIGNIFICANT_DIGITS) -> np.ndarray | float:
-    """Rounds to `digits` significant digits (the nearest float to the decimal); NaN and inf pass through."""
-    array = np.asarray(values, dtype="float64")
+def _round_significant_exact(values: np.ndarray, digits: int) -> np.ndarray:
     spec = f".{digits - 1}e"
-    rounded = np.array([float(format(value, spec)) for value in array.ravel()], dtype="float64").reshape(array.shape)
-    return float(rounded) if np.ndim(values) == 0 else rounded
+    return np.array([float(format(value, spec)) for value in values], dtype="float64")
+
+
+def round_significant(values: object, digits: int = SIGNIFICANT_DIGITS) -> np.ndarray | float:
+    """Rounds to `digits` significant digits (the nearest float to the decimal); NaN and inf pass through.
+
+    The definition is float(format(value, ".{digits-1}e")), Python's correctly rounded conversion (ties of the
+    exact binary value to even). It is computed in bulk: m = |value| * 10**(digits-1-e) (e = the decimal
+    exponent) is one correctly rounded multiplication or division by an exact power of ten, so it is within
+    half an ulp (< 1e-6 for m < 1e10) of the exact product; when m lies in [10**(digits-1), 10**digits) and its
+    fraction is not within 1e-4 of one half, rint(m) is the digits the decimal rounding keeps, and one more
+    correctly rounded operation by the exact power of ten gives the nearest float to the decimal. Every other
+    value (zero, NaN, inf, an exponent outside the exact powers of ten, a near tie) goes through format().
+    """
+    array = np.asarray(values, dtype="float64")
+    flat = array.ravel()
+    result = np.empty_like(flat)
+    magnitude = np.abs(flat)
+    fast = np.isfinite(flat) & (magnitude > 0)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        exponent = np.where(fast, np.floor(np.log10(np.where(fast, magnitude, 1.0))), 0.0).astype("int64")
+        shift = digits - 1 - exponent  # m = magnitude * 10**shift
+        fast &= np.abs(shift) <= 22  # 10**22 is the largest exactly representable power of ten
+        power = 10.0 ** np.abs(np.where(fast, shift, 0)).astype("float64")
+        scaled = np.where(shift >= 0, magnitude * power, magnitude / power)
+        fast &= (scaled >= 10.0 ** (digits - 1)) & (scaled < 10.0**digits)
+        kept = np.rint(scaled)
+        fast &= np.abs(np.abs(scaled - np.floor(scaled)) - 0.5) > 1e-4
+        rounded = np.where(shift >= 0, kept / power, kept * power)
+    result[fast] = np.copysign(rounded[fast], flat[fast])
+    slow = ~fast
+    if slow.any():
+        result[slow] = _round_significant_exact(flat[slow], digits)
+    result = result.reshape(array.shape)
+    return float(result) if np.ndim(values) == 0 else result
 
 
 def iqr_fences(values: object, multiplier: float = IQR_MULTIPLIER) -> tuple[float, float]:
@@ -191,6 +248,39 @@ def iqr_fences(values: object, multiplier: float = IQR_MULTIPLIER) -> tuple[floa
     q1, q3 = np.percentile(np.asarray(values, dtype="float64"), [25, 75])
     iqr = q3 - q1
     return float(q1 - multiplier * iqr), float(q3 + multiplier * iqr)
+
+
+def id_hashes(customer_ids: object) -> np.ndarray:
+    """uint64 per customer id: the first 8 bytes (big-endian) of the MD5 of the id's text, str(id) in UTF-8
+    ("123" for the integer 123, as DuckDB's customer_id::varchar). Depends on the id alone, not on its row."""
+    ids = customer_ids.tolist() if hasattr(customer_ids, "tolist") else list(customer_ids)
+    md5 = hashlib.md5
+    digests = b"".join([md5(str(value).encode("utf-8")).digest()[:8] for value in ids])
+    return np.frombuffer(digests, dtype=">u8").astype("uint64")
+
+
+def k_search_sample(customer_ids: object, size: int | None) -> np.ndarray:
+    """Boolean mask over `customer_ids` (distinct): True on the customers the k search uses.
+
+    All of them when size is None or not below their number; otherwise the `size` customers with the lowest
+    id_hashes, ties (64-bit hashes: practically never) broken by the id's text. The set depends only on the
+    ids and the size, never on the row order or the thread count, and a larger size keeps the smaller one's
+    customers (the lowest hashes stay the lowest)."""
+    ids = customer_ids.tolist() if hasattr(customer_ids, "tolist") else list(customer_ids)
+    mask = np.ones(len(ids), dtype=bool)
+    if size is None or len(ids) <= size:
+        return mask
+    hashes = id_hashes(ids)
+    order = np.argsort(hashes, kind="stable")
+    cutoff = hashes[order[size - 1]]
+    chosen = order[hashes[order] < cutoff]
+    tied = order[hashes[order] == cutoff]
+    if len(chosen) + len(tied) > size:  # break ties at the cutoff by the id's text
+        tied = tied[np.argsort(np.array([str(ids[i]) for i in tied], dtype=object), kind="stable")]
+    mask[:] = False
+    mask[chosen] = True
+    mask[tied[: size - len(chosen)]] = True
+    return mask
 
 
 def _as_float(series: pd.Series, name: str) -> np.ndarray:
@@ -253,6 +343,11 @@ class _Prepared:
     scale: np.ndarray  # population std, 1 where constant
     medians: np.ndarray  # of the clustered customers, original units
 
+    @property
+    def ids(self) -> np.ndarray:
+        """customer_id of the rows of X."""
+        return self.customers["customer_id"].to_numpy()[self.clustered]
+
 
 def _outlier_groups(customers: pd.DataFrame, options: ClusterOptions) -> np.ndarray:
     groups = np.full(len(customers), None, dtype=object)
@@ -281,7 +376,7 @@ def _prepare(frame: pd.DataFrame, options: ClusterOptions) -> _Prepared:
     customers = _validated_customers(frame)
     groups = _outlier_groups(customers, options)
     customers["outlier_group"] = pd.Series(groups, dtype=object)
-    clustered = np.array([group is None for group in groups], dtype=bool)
+    clustered = pd.isna(groups)  # groups holds None or a group name
     if not clustered.any():
         raise ValueError("no customers left to cluster: all of them are outliers")
     original = customers.loc[clustered, list(FEATURES)].to_numpy(dtype="float64")
@@ -314,14 +409,24 @@ class _Fit:
     inertia: float
 
 
-def _max_k(X: np.ndarray) -> int:
-    """The largest k for which K-means gives k non-empty clusters and the silhouette is defined."""
-    return min(X.shape[0] - 1, len(np.unique(X, axis=0)))
+def _distinct_rows(X: np.ndarray, cap: int) -> int:
+    """min(cap, number of distinct rows of X). Counted on the first rows first: when they already hold `cap`
+    distinct rows, the (slow, sorting) count over millions of rows is not needed; the result is the same."""
+    start = min(len(X), max(1024, 64 * cap))
+    distinct = len(np.unique(X[:start], axis=0))
+    if distinct < cap and start < len(X):
+        distinct = len(np.unique(X, axis=0))
+    return min(distinct, cap)
+
+
+def _max_k(X: np.ndarray, cap: int) -> int:
+    """min(cap, the largest k for which K-means gives k non-empty clusters and the silhouette is defined)."""
+    return _distinct_rows(X, min(cap, X.shape[0] - 1))
 
 
 def _check_k(X: np.ndarray, k: object, name: str) -> int:
     k = _integer(name, k, 2)
-    if k > _max_k(X):
+    if k > _max_k(X, k):
         raise ValueError(
             f"{name}={k} needs at least {k + 1} customers and {k} distinct feature rows; got {X.shape[0]} customers"
             f" and {len(np.unique(X, axis=0))} distinct rows"
@@ -332,7 +437,7 @@ def _check_k(X: np.ndarray, k: object, name: str) -> int:
 def _candidate_ks(X: np.ndarray, options: ClusterOptions) -> list[int]:
     if options.k != "auto":
         return [_check_k(X, options.k, "k")]
-    cap = _max_k(X)
+    cap = _max_k(X, options.k_max)
     k_max = min(options.k_max, cap)
     if k_max < options.k_min:
         raise ValueError(
@@ -365,11 +470,53 @@ def _check_X(X: object) -> np.ndarray:
     return X
 
 
-def _selection(X: np.ndarray, options: ClusterOptions) -> tuple[pd.DataFrame, dict[int, _Fit]]:
+def _kmeans_from(X: np.ndarray, centers: np.ndarray, options: ClusterOptions) -> _Fit:
+    """Lloyd's K-means on X started from `centers` (one start, no randomness), one thread."""
+    k = centers.shape[0]
+    with threadpool_limits(limits=1):
+        model = KMeans(n_clusters=k, n_init=1, random_state=options.seed, **{**KMEANS_PARAMS, "init": centers}).fit(X)
+    labels = np.asarray(model.labels_, dtype="int64")
+    if len(np.unique(labels)) != k:
+        raise RuntimeError(f"K-means returned {len(np.unique(labels))} non-empty clusters instead of {k}")
+    return _Fit(labels, np.asarray(model.cluster_centers_, dtype="float64"), float(model.inertia_))
+
+
+@dataclass(frozen=True)
+class _Search:
+    table: pd.DataFrame  # select_k's table
+    sample: np.ndarray | None  # bool mask over the rows of X the search used; None: all of them
+    fits: dict[int, _Fit]  # the fits of the search, on those rows
+
+
+def _search_sample(
+    X: np.ndarray, ids: object | None, options: ClusterOptions, checked: bool = False
+) -> np.ndarray | None:
+    """k_search_sample's mask over X's rows, or None when the search uses them all. checked: ids are known to
+    be X's distinct customer ids (from _prepare)."""
+    size = options.k_search_sample_size
+    if size is None or X.shape[0] <= size:
+        return None
+    if ids is None:
+        raise ValueError(
+            f"{X.shape[0]} customers > k_search_sample_size={size}: pass customer_ids (the ids of X's rows) so"
+            " that the search sample can be drawn by id"
+        )
+    if not checked:
+        ids = pd.Series(ids.tolist() if hasattr(ids, "tolist") else list(ids))
+        if len(ids) != X.shape[0]:
+            raise ValueError(f"customer_ids has {len(ids)} values for {X.shape[0]} rows of X")
+        if ids.isna().any() or ids.duplicated().any():
+            raise ValueError("customer_ids are not unique, or have nulls")
+    return k_search_sample(ids, size)
+
+
+def _selection(X: np.ndarray, options: ClusterOptions, ids: object | None = None, checked: bool = False) -> _Search:
+    sample = _search_sample(X, ids, options, checked)
+    searched = X if sample is None else np.ascontiguousarray(X[sample])
     rows, fits = [], {}
-    for k in _candidate_ks(X, options):
-        fit = _kmeans(X, k, options)
-        silhouette = _silhouette(X, fit.labels, options)
+    for k in _candidate_ks(searched, options):
+        fit = _kmeans(searched, k, options)
+        silhouette = _silhouette(searched, fit.labels, options)
         rows.append((k, round_significant(fit.inertia), round_significant(silhouette)))
         fits[k] = fit
     table = pd.DataFrame(rows, columns=["k", "inertia", "silhouette"]).astype(
@@ -377,15 +524,33 @@ def _selection(X: np.ndarray, options: ClusterOptions) -> tuple[pd.DataFrame, di
     )
     chosen = int(table.loc[table["silhouette"].idxmax(), "k"])  # idxmax: first maximum, i.e. the smallest k
     table["is_chosen"] = table["k"] == chosen
-    return table, fits
+    table["k_search_customers"] = np.int64(searched.shape[0])
+    return _Search(table, sample, fits)
 
 
-def select_k(X: np.ndarray, options: ClusterOptions | None = None) -> pd.DataFrame:
+def _final_fit(X: np.ndarray, ids: object, k: int, options: ClusterOptions, search: _Search | None = None) -> _Fit:
+    """The fit of k on all rows of X. Up to k_search_sample_size rows: K-means with n_init starts (the search's
+    own fit when it tried k). Beyond: K-means with n_init starts on the search sample, then one Lloyd run on
+    all rows from the sample's centroids."""
+    sample = search.sample if search is not None else _search_sample(X, ids, options, checked=True)
+    fits = search.fits if search is not None else {}
+    if sample is None:
+        return fits[k] if k in fits else _kmeans(X, k, options)
+    start = fits[k] if k in fits else _kmeans(np.ascontiguousarray(X[sample]), k, options)
+    return _kmeans_from(X, start.centers, options)
+
+
+def select_k(X: np.ndarray, options: ClusterOptions | None = None, customer_ids: object | None = None) -> pd.DataFrame:
     """The selection table for the standardised features X of prepare_features: one row per candidate k
     (k_min..k_max, lowered for few customers; only options.k when it is fixed) with k, inertia (sklearn's
-    inertia_), silhouette, is_chosen (True on the one chosen row: best silhouette, ties to the smaller k)."""
-    table, _ = _selection(_check_X(X), _options(options))
-    return table
+    inertia_), silhouette, is_chosen (True on the one chosen row: best silhouette, ties to the smaller k) and
+    k_search_customers (the number of customers the fits and silhouettes were computed on).
+
+    With more rows than options.k_search_sample_size the search runs on the k_search_sample of them, which needs
+    customer_ids: the ids of X's rows (prepare_features' customers.customer_id where outlier_group is None);
+    inertia and silhouette are then the sample's."""
+    options = _options(options)
+    return _selection(_check_X(X), options, customer_ids).table
 
 
 # ----------------------------------------------------------------------------------------------- describe
@@ -493,25 +658,26 @@ def cluster_rfm(frame: pd.DataFrame, options: ClusterOptions | None = None, k: i
     With an explicit k the selection table is still the one of `options` (it may not contain k)."""
     options = _options(options)
     prepared = _prepare(frame, options)
-    selection, fits = _selection(prepared.X, options)
+    search = _selection(prepared.X, options, prepared.ids, checked=True)
     if k is None:
-        k = int(selection.loc[selection["is_chosen"], "k"].iloc[0])
+        k = int(search.table.loc[search.table["is_chosen"], "k"].iloc[0])
     else:
         k = _check_k(prepared.X, k, "k")
-    fit = fits[k] if k in fits else _kmeans(prepared.X, k, options)
+    fit = _final_fit(prepared.X, prepared.ids, k, options, search)
     described = _describe(prepared, fit, options)
-    return ClusterResult(k, selection, _assignments(prepared, described), described.table)
+    return ClusterResult(k, search.table, _assignments(prepared, described), described.table)
 
 
 def _fitted(frame: pd.DataFrame, options: ClusterOptions | None, k: int | None) -> tuple[_Prepared, _Described]:
     options = _options(options)
     prepared = _prepare(frame, options)
     if k is None and options.k == "auto":
-        selection, fits = _selection(prepared.X, options)
-        fit = fits[int(selection.loc[selection["is_chosen"], "k"].iloc[0])]
+        search = _selection(prepared.X, options, prepared.ids, checked=True)
+        k = int(search.table.loc[search.table["is_chosen"], "k"].iloc[0])
+        fit = _final_fit(prepared.X, prepared.ids, k, options, search)
     else:
         k = _check_k(prepared.X, options.k if k is None else k, "k")
-        fit = _kmeans(prepared.X, k, options)
+        fit = _final_fit(prepared.X, prepared.ids, k, options)
     return prepared, _describe(prepared, fit, options)
 
 

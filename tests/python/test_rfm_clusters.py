@@ -449,3 +449,151 @@ def test_explicit_k_and_options_type_are_checked():
 def test_options_normalise_numpy_integers():
     options = rc.ClusterOptions(k=np.int64(3), seed=np.int32(7), silhouette_sample_size=None)
     assert options.k == 3 and type(options.k) is int and options.seed == 7
+
+
+# ------------------------------------------------------------------------------- k search on a sample
+
+
+def md5_rank(ids) -> list:
+    """The ids sorted by the first 16 hex digits of md5(str(id)), computed independently of the module."""
+    import hashlib
+
+    return sorted(ids, key=lambda value: (int(hashlib.md5(str(value).encode()).hexdigest()[:16], 16), str(value)))
+
+
+def test_k_search_sample_is_the_lowest_md5_of_the_ids_whatever_the_row_order():
+    ids = np.arange(5000, 8000)
+    mask = rc.k_search_sample(ids, 250)
+    assert mask.dtype == bool and mask.sum() == 250
+    assert set(ids[mask]) == set(md5_rank(ids.tolist())[:250])
+    shuffled = np.random.default_rng(9).permutation(ids)
+    assert set(shuffled[rc.k_search_sample(shuffled, 250)]) == set(ids[mask])
+    assert set(ids[mask]) < set(ids[rc.k_search_sample(ids, 400)])  # a larger sample keeps the smaller one's
+    assert rc.k_search_sample(ids, None).all() and rc.k_search_sample(ids, 3000).all()
+    # Text ids hash their text; integer ids hash their decimal text, as DuckDB's customer_id::varchar.
+    text = [f"C-{value}" for value in range(400)]
+    assert set(np.array(text)[rc.k_search_sample(text, 100)]) == set(md5_rank(text)[:100])
+    assert rc.id_hashes([123]).tolist() == rc.id_hashes(["123"]).tolist()
+    assert rc.id_hashes([123])[0] == int("202cb962ac59075b", 16)  # md5("123") = 202cb962ac59075b964b07152d234b70
+
+
+def test_k_search_on_a_sample_recovers_planted_groups_and_says_how_many_it_used():
+    planted = blobs(PLANTED, per_group=400, seed=4)  # 1600 customers
+    n = len(planted)
+    options = rc.ClusterOptions(k_search_sample_size=300)
+    result = rc.cluster_rfm(planted, options)
+    assert result.k == 4
+    assert (result.selection["k_search_customers"] == 300).all()
+    assert result.centroids["customers"].sum() == n and len(result.assignments) == n
+    merged = result.assignments.merge(planted[["customer_id", "group"]], on="customer_id")
+    assert partition(merged["cluster_id"], merged["customer_id"]) == partition(merged["group"], merged["customer_id"])
+    assert merged.groupby("group")["cluster_name"].first().to_dict() == PLANTED_NAMES
+
+    # Inertia and silhouette are those of K-means on the sample's rows (standardised over all customers).
+    X, customers = rc.prepare_features(planted, options)
+    sample = rc.k_search_sample(customers["customer_id"], 300)
+    assert set(customers["customer_id"][sample]) == set(md5_rank(planted["customer_id"].tolist())[:300])
+    selection = rc.select_k(X, options, customer_ids=customers["customer_id"])
+    pd.testing.assert_frame_equal(selection, result.selection, check_exact=True)
+    for row in selection.itertuples():
+        model = KMeans(n_clusters=row.k, n_init=10, random_state=42).fit(X[sample])
+        assert row.inertia == pytest.approx(model.inertia_, rel=1e-9)
+        assert row.silhouette == pytest.approx(silhouette_score(X[sample], model.labels_), rel=1e-9)
+    full = KMeans(n_clusters=4, n_init=10, random_state=42).fit(X)
+    assert selection["inertia"].iloc[2] < full.inertia_ / 4  # a sum over 300 customers, not 1600
+
+    # The fit on all customers is a converged Lloyd run: each customer at its nearest centroid, centroids the
+    # means of their members.
+    z = result.centroids[["z_recency_days", "z_frequency", "z_monetary"]].to_numpy()
+    ids = result.assignments["cluster_id"].to_numpy(dtype="int64")
+    nearest = np.argmin(((X[:, None, :] - z[None, :, :]) ** 2).sum(axis=2), axis=1) + 1
+    assert (nearest == ids).all()
+    for cid in range(1, 5):
+        np.testing.assert_allclose(z[cid - 1], X[ids == cid].mean(axis=0), rtol=1e-8, atol=1e-9)
+
+    # Same result whatever the row order, and whichever way k was reached.
+    shuffled = planted.sample(frac=1.0, random_state=1).reset_index(drop=True)
+    again = rc.cluster_rfm(shuffled, options)
+    for part in ("selection", "assignments", "centroids"):
+        assert getattr(again, part).to_csv() == getattr(result, part).to_csv()
+    pd.testing.assert_frame_equal(rc.fit_clusters(planted, options, k=4), result.assignments, check_exact=True)
+    pd.testing.assert_frame_equal(rc.fit_clusters(shuffled, options), result.assignments, check_exact=True)
+    pd.testing.assert_frame_equal(rc.centroids(planted, options, 4), result.centroids, check_exact=True)
+    fixed = rc.cluster_rfm(planted, rc.ClusterOptions(k=4, k_search_sample_size=300))
+    assert fixed.selection["k"].tolist() == [4] and fixed.selection["k_search_customers"].tolist() == [300]
+    pd.testing.assert_frame_equal(fixed.assignments, result.assignments, check_exact=True)
+
+
+def test_k_search_threshold_at_or_above_the_customers_changes_nothing(planted):
+    n = len(planted)
+    everyone = rc.cluster_rfm(planted, rc.ClusterOptions(k_search_sample_size=None))
+    assert (everyone.selection["k_search_customers"] == n).all()
+    for size in (n, n + 1, 100000, 0):
+        other = rc.cluster_rfm(planted, rc.ClusterOptions(k_search_sample_size=size))
+        for part in ("selection", "assignments", "centroids"):
+            assert getattr(other, part).to_csv() == getattr(everyone, part).to_csv(), (size, part)
+    # ... and the search is K-means on every customer, as before the option existed.
+    X, _ = rc.prepare_features(planted)
+    for row in everyone.selection.itertuples():
+        assert row.inertia == pytest.approx(KMeans(n_clusters=row.k, n_init=10, random_state=42).fit(X).inertia_,
+                                            rel=1e-9)
+    # Below the threshold select_k needs no ids; above it, it does.
+    pd.testing.assert_frame_equal(rc.select_k(X), everyone.selection, check_exact=True)
+    with pytest.raises(ValueError, match="pass customer_ids"):
+        rc.select_k(X, rc.ClusterOptions(k_search_sample_size=100))
+    with pytest.raises(ValueError, match="not unique"):
+        rc.select_k(X, rc.ClusterOptions(k_search_sample_size=100), customer_ids=[1] * n)
+
+
+@pytest.mark.parametrize(("size", "stored"), [(None, None), (0, None), (100, 100), (np.int64(5000), 5000)])
+def test_k_search_sample_size_option(size, stored):
+    assert rc.ClusterOptions(k_search_sample_size=size).k_search_sample_size == stored
+    assert rc.ClusterOptions().k_search_sample_size == 100000
+
+
+@pytest.mark.parametrize("size", [-1, 1, 99, 2.5, "100", True])
+def test_k_search_sample_size_invalid(size):
+    with pytest.raises(ValueError, match="^k_search_sample_size must"):
+        rc.ClusterOptions(k_search_sample_size=size)
+
+
+def test_k_search_sample_size_from_the_dbt_variable():
+    import model_settings
+
+    def options(value):
+        return model_settings.cluster_options("log1p", "none", "auto", "2", "8", "42", "10", "10000", value)
+
+    assert options("100000").k_search_sample_size == 100000
+    assert options("0").k_search_sample_size is None
+    assert options("None").k_search_sample_size is None
+    with pytest.raises(ValueError, match="cluster_k_search_sample_size"):
+        options("many")
+
+
+# ------------------------------------------------------------------------------------ bulk helpers
+
+
+def test_round_significant_equals_python_formatting():
+    rng = np.random.default_rng(21)
+    values = np.concatenate([
+        rng.random(20000) * 3, rng.lognormal(0.0, 8.0, 20000) * rng.choice([-1.0, 1.0], 20000),
+        np.round(rng.random(20000) * 1000, 2), rng.integers(0, 10**13, 5000).astype("float64"),
+        np.arange(1, 5001) / 1024.0, 0.5 + np.arange(1, 5001) * 1e-10,
+        [0.0, -0.0, np.nan, np.inf, -np.inf, 5e-324, 1e-300, 1.7e308, 1e22, 1e23, 1e-13, 1e-14, 9.9999999995,
+         1.00000000005, 123456789.05, 999999999.95, 1e9, 1e10, 2.5e-7],
+    ])
+    expected = np.array([float(format(value, ".9e")) for value in values])
+    rounded = rc.round_significant(values)
+    assert np.array_equal(rounded, expected, equal_nan=True)
+    assert np.array_equal(np.signbit(rounded), np.signbit(expected))
+    assert rc.round_significant(np.pi) == 3.141592654 and isinstance(rc.round_significant(np.pi), float)
+    assert rc.round_significant(values.reshape(-1, 1)).shape == (len(values), 1)
+
+
+def test_k_range_counts_distinct_rows_beyond_the_first_ones():
+    # Three distinct rows for the first 3000 customers, a fourth one after them: k = 4 is still allowed.
+    rows = [(1, 1, 10.0), (30, 2, 50.0), (300, 5, 900.0)]
+    frame = pd.DataFrame([rows[i % 3] for i in range(3000)] + [(90, 9, 5000.0)] * 5, columns=FEATURES)
+    frame.insert(0, "customer_id", np.arange(len(frame)))
+    assert rc.select_k(rc.prepare_features(frame)[0])["k"].tolist() == [2, 3, 4]
+    assert rc.select_k(rc.prepare_features(frame.head(3000))[0])["k"].tolist() == [2, 3]

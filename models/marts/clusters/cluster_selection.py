@@ -2,7 +2,9 @@
 
 Customers are clustered once per launch date (every campaign with that date has the same pre-launch RFM),
 and the rows are repeated for each campaign. customer_clusters reads the chosen k and the options from here,
-so the two can never disagree.
+so the two can never disagree. With more clustered customers than `cluster_k_search_sample_size`, the k search
+runs on that many of them, chosen by a hash of their id (rfm_clusters.k_search_sample): inertia and silhouette
+are the sample's, and `k_search_customers` says how many customers the search used.
 """
 
 import pandas as pd
@@ -12,9 +14,19 @@ import rfm_clusters
 
 COLUMNS = {
     "campaign_id": "varchar", "launch_date": "date", "k": "bigint", "inertia": "double", "silhouette": "double",
-    "is_chosen": "boolean", "clustered_customers": "bigint", "transform": "varchar", "outliers": "varchar",
-    "k_setting": "varchar", "seed": "bigint", "n_init": "bigint", "silhouette_sample_size": "bigint",
+    "is_chosen": "boolean", "clustered_customers": "bigint", "k_search_customers": "bigint",
+    "transform": "varchar", "outliers": "varchar", "k_setting": "varchar", "seed": "bigint", "n_init": "bigint",
+    "silhouette_sample_size": "bigint", "k_search_sample_size": "bigint",
 }
+
+# One row per launch date and customer: campaigns launched on the same day see the same pre-launch RFM, so
+# each customer is clustered once (the row of the first campaign by id, all of them being equal).
+CUSTOMERS_PER_LAUNCH_DATE = """
+    select launch_date, customer_id, recency_days, frequency, cast(monetary as double) as monetary
+    from rfm
+    qualify row_number() over (partition by launch_date, customer_id order by campaign_id) = 1
+    order by launch_date, customer_id
+"""
 
 
 def model(dbt, session):
@@ -28,29 +40,27 @@ def model(dbt, session):
         seed=dbt.config.meta_get("cluster_seed"),
         n_init=dbt.config.meta_get("cluster_n_init"),
         silhouette_sample_size=dbt.config.meta_get("cluster_silhouette_sample_size"),
+        k_search_sample_size=dbt.config.meta_get("cluster_k_search_sample_size"),
     )
-    rfm = (
-        dbt.ref("rfm_features")
-        .project("campaign_id, launch_date, customer_id, recency_days, frequency, cast(monetary as double) as monetary")
-        .df()
-    )
+    rfm = dbt.ref("rfm_features")
+    campaigns = rfm.project("campaign_id, launch_date").distinct().df()
+    customers_per_date = rfm.query("rfm", CUSTOMERS_PER_LAUNCH_DATE).df()
 
     selections = []
-    for launch_date, rows in sorted(rfm.groupby("launch_date"), key=lambda item: item[0]):
-        # Campaigns launched on the same day see the same pre-launch RFM: cluster each customer once.
-        customers = rows.sort_values(["customer_id", "campaign_id"]).drop_duplicates("customer_id")
-        features, _ = rfm_clusters.prepare_features(
+    for launch_date, customers in sorted(customers_per_date.groupby("launch_date"), key=lambda item: item[0]):
+        features, prepared = rfm_clusters.prepare_features(
             customers[["customer_id", "recency_days", "frequency", "monetary"]], options
         )
-        selection = rfm_clusters.select_k(features, options)
+        ids = prepared.loc[prepared["outlier_group"].isna(), "customer_id"]
+        selection = rfm_clusters.select_k(features, options, customer_ids=ids)
         selection.insert(0, "launch_date", launch_date)
         selection["clustered_customers"] = len(features)
         selections.append(selection)
     selection = pd.concat(selections, ignore_index=True) if selections else pd.DataFrame(
-        columns=["launch_date", "k", "inertia", "silhouette", "is_chosen", "clustered_customers"]
+        columns=["launch_date", "k", "inertia", "silhouette", "is_chosen", "k_search_customers",
+                 "clustered_customers"]
     )
 
-    campaigns = rfm[["campaign_id", "launch_date"]].drop_duplicates()
     result = campaigns.merge(selection, on="launch_date", how="inner")
     result["transform"] = options.transform
     result["outliers"] = options.outliers
@@ -58,4 +68,5 @@ def model(dbt, session):
     result["seed"] = options.seed
     result["n_init"] = options.n_init
     result["silhouette_sample_size"] = options.silhouette_sample_size
+    result["k_search_sample_size"] = options.k_search_sample_size
     return model_settings.typed(session, result.sort_values(["campaign_id", "k"]), COLUMNS)

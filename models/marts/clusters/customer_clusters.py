@@ -2,7 +2,12 @@
 recommended action, or the outlier group they were set aside in.
 
 The k and the options come from cluster_selection; the fit is the same deterministic one (fixed seed, one
-thread, customers sorted by id), so a rebuild or a reordered input gives the same clusters.
+thread, customers sorted by id), so a rebuild or a reordered input gives the same clusters. Beyond
+`k_search_sample_size` clustered customers, the chosen k is fitted on the k search's sample (n_init starts)
+and then once on all customers from the sample's centroids (rfm_clusters.fit_clusters).
+
+Only the four RFM columns go through pandas, once per launch date; the assignments are joined back to
+rfm_features in DuckDB, so money stays decimal and the campaign rows are never copied through Python.
 """
 
 import pandas as pd
@@ -18,25 +23,32 @@ COLUMNS = {
     # Money stays decimal so that sums over it are exact, whatever the thread count.
     "monetary": "decimal(18,2)", "rfm_score": "integer", "rfm_segment": "varchar", "lifecycle_segment": "varchar",
 }
+FROM_ASSIGNMENTS = ("cluster_id", "cluster_name", "cluster_action", "outlier_group", "distance_to_centroid")
+
+# One row per launch date and customer (campaigns launched on the same day share the pre-launch RFM; the row
+# of the first campaign by id, as in cluster_selection).
+CUSTOMERS_PER_LAUNCH_DATE = """
+    select launch_date, customer_id, recency_days, frequency, cast(monetary as double) as monetary
+    from rfm
+    qualify row_number() over (partition by launch_date, customer_id order by campaign_id) = 1
+    order by launch_date, customer_id
+"""
+
+
+def _size(value):
+    """A sample size read back from cluster_selection: null (all customers) arrives as NaN."""
+    return None if pd.isna(value) else int(value)
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
     selection = dbt.ref("cluster_selection").df()
-    rfm = (
-        dbt.ref("rfm_features")
-        .project(
-            "campaign_id, launch_date, customer_id, recency_days, frequency, monetary, "
-            "rfm_score, rfm_segment, lifecycle_segment"
-        )
-        .df()
-    )
+    rfm = dbt.ref("rfm_features")
+    customers_per_date = rfm.query("rfm", CUSTOMERS_PER_LAUNCH_DATE).df()
 
     chosen = selection[selection["is_chosen"]]
     clustered = []
-    for launch_date, rows in sorted(rfm.groupby("launch_date"), key=lambda item: item[0]):
-        # Campaigns launched on the same day see the same pre-launch RFM: cluster each customer once.
-        customers = rows.sort_values(["customer_id", "campaign_id"]).drop_duplicates("customer_id")
+    for launch_date, customers in sorted(customers_per_date.groupby("launch_date"), key=lambda item: item[0]):
         settings = chosen[chosen["launch_date"] == launch_date].iloc[0]
         options = model_settings.cluster_options(
             transform=settings["transform"],
@@ -46,16 +58,24 @@ def model(dbt, session):
             k_max=max(2, int(settings["k"])),
             seed=settings["seed"],
             n_init=settings["n_init"],
-            silhouette_sample_size=settings["silhouette_sample_size"],
+            silhouette_sample_size=_size(settings["silhouette_sample_size"]),
+            k_search_sample_size=_size(settings["k_search_sample_size"]),
         )
-        features = customers[FEATURES].astype({"monetary": "float64"})
-        assignments = rfm_clusters.fit_clusters(features, options, k=int(settings["k"]))
+        assignments = rfm_clusters.fit_clusters(customers[FEATURES], options, k=int(settings["k"]))
         assignments.insert(0, "launch_date", launch_date)
         clustered.append(assignments)
-    columns = ["launch_date", "customer_id", "cluster_id", "cluster_name", "cluster_action", "outlier_group",
-               "distance_to_centroid"]
-    assignments = pd.concat(clustered, ignore_index=True) if clustered else pd.DataFrame(columns=columns)
+    types = {"launch_date": "datetime64[us]", "customer_id": "int64", "cluster_id": "Int64", "cluster_name": object,
+             "cluster_action": object, "outlier_group": object, "distance_to_centroid": "float64"}
+    if clustered:
+        assignments = pd.concat(clustered, ignore_index=True)[list(types)]
+    else:
+        assignments = pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in types.items()})
 
-    result = rfm.merge(assignments[columns], on=["launch_date", "customer_id"], how="inner", validate="many_to_one")
-    result["cluster_id"] = result["cluster_id"].astype("Int64")
-    return model_settings.typed(session, result.sort_values(["campaign_id", "customer_id"]), COLUMNS)
+    joined = rfm.set_alias("r").join(
+        session.from_df(assignments).set_alias("a"),
+        "r.launch_date = cast(a.launch_date as date) and r.customer_id = a.customer_id",
+    )
+    source = {name: f'a."{name}"' if name in FROM_ASSIGNMENTS else f'r."{name}"' for name in COLUMNS}
+    return joined.project(
+        ", ".join(f'cast({source[name]} as {sql_type}) as "{name}"' for name, sql_type in COLUMNS.items())
+    ).order("campaign_id, customer_id")
