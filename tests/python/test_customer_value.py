@@ -390,6 +390,38 @@ def test_gamma_gamma_log_likelihood_by_hand(gg: cv.GammaGammaFit) -> None:
         assert cv.gamma_gamma_log_likelihood(gg, x, m)[0] == pytest.approx(by_hand, rel=1e-13)
 
 
+def test_fits_sum_the_likelihood_once_per_distinct_customer_exactly(days: pd.DataFrame) -> None:
+    # The fits evaluate the likelihood once per distinct (x, t_x, T) (BG/NBD) and the special functions once
+    # per distinct x: the totals and gradients must equal the customer-by-customer sums, on data with many
+    # repeated rows (CDNOW in days, each customer four times over) and at parameters far from the optimum.
+    x, t_x, T = (np.tile(column, 4) for column in _xtT(days))
+    m = np.tile(days["monetary_value"].to_numpy(), 4)
+    grouped = cv._BgNbdLikelihood(x, t_x, T)
+    assert grouped.n == x.size and grouped.x.size < np.count_nonzero(x) / 4
+    for params in [(0.24, 30.9, 0.79, 2.43), (1.0, 5.0, 0.1, 20.0), (3.0, 300.0, 2.0, 0.5)]:
+        value, gradient = grouped.value_and_gradient(params)
+        assert value == pytest.approx(float(np.sum(cv.bgnbd_log_likelihood(params, x, t_x, T))), rel=1e-12)
+        np.testing.assert_allclose(gradient, cv.bgnbd_gradient(params, x, t_x, T), rtol=1e-10, atol=1e-8)
+    repeat = (x >= 1) & (m > 0)
+    grouped_gg = cv._GammaGammaLikelihood(x[repeat], m[repeat])
+    for params in [(6.25, 3.74, 15.44), (1.0, 2.0, 100.0), (0.5, 9.0, 3.0)]:
+        value, gradient = grouped_gg.value_and_gradient(params)
+        expected = float(np.sum(cv.gamma_gamma_log_likelihood(params, x[repeat], m[repeat])))
+        assert value == pytest.approx(expected, rel=1e-12)
+        np.testing.assert_allclose(gradient, cv._gg_gradient(params, x[repeat], m[repeat]), rtol=1e-10, atol=1e-8)
+
+
+def test_predictions_computed_per_distinct_customer_equal_one_by_one(bg_days: cv.BgNbdFit, days: pd.DataFrame) -> None:
+    # expected_purchases evaluates the hypergeometric bracket once per distinct (x, T, t): bit for bit eq. (10)
+    # evaluated customer by customer.
+    x, t_x, T = (column.astype(np.float64) for column in _xtT(days))
+    horizon = np.where(np.arange(x.size) % 2 == 0, 30.0, 91.0)
+    params = bg_days.params()
+    one_by_one = np.maximum(cv._bracket_term(*params, horizon, x, T)
+                            * special.expit(-cv._log_alive_odds_inverse(params, x, t_x, T)), 0.0)
+    assert np.array_equal(cv.expected_purchases(bg_days, horizon, x, t_x, T), one_by_one)
+
+
 def test_expected_purchases_equals_the_literal_formula_and_simulation() -> None:
     params = (0.243, 4.414, 0.793, 2.426)
     r, alpha, a, b = params
