@@ -98,6 +98,7 @@ import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import duckdb
 import numpy as np
 import pandas as pd
 from sklearn import config_context
@@ -105,12 +106,13 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import silhouette_score
 from threadpoolctl import threadpool_limits
 
+from significant_digits import SIGNIFICANT_DIGITS, round_significant
+
 FEATURES = ("recency_days", "frequency", "monetary")
 REQUIRED_COLUMNS = ("customer_id", *FEATURES)
 TRANSFORMS = ("log1p", "none")
 OUTLIER_METHODS = ("none", "iqr")
 IQR_MULTIPLIER = 1.5
-SIGNIFICANT_DIGITS = 10
 MIN_SILHOUETTE_SAMPLE = 100
 MIN_K_SEARCH_SAMPLE = 100
 SILHOUETTE_WORKING_MEMORY_MB = 16
@@ -204,45 +206,6 @@ def _options(options: ClusterOptions | None) -> ClusterOptions:
 # ------------------------------------------------------------------------------------------------- helpers
 
 
-def _round_significant_exact(values: np.ndarray, digits: int) -> np.ndarray:
-    spec = f".{digits - 1}e"
-    return np.array([float(format(value, spec)) for value in values], dtype="float64")
-
-
-def round_significant(values: object, digits: int = SIGNIFICANT_DIGITS) -> np.ndarray | float:
-    """Rounds to `digits` significant digits (the nearest float to the decimal); NaN and inf pass through.
-
-    The definition is float(format(value, ".{digits-1}e")), Python's correctly rounded conversion (ties of the
-    exact binary value to even). It is computed in bulk: m = |value| * 10**(digits-1-e) (e = the decimal
-    exponent) is one correctly rounded multiplication or division by an exact power of ten, so it is within
-    half an ulp (< 1e-6 for m < 1e10) of the exact product; when m lies in [10**(digits-1), 10**digits) and its
-    fraction is not within 1e-4 of one half, rint(m) is the digits the decimal rounding keeps, and one more
-    correctly rounded operation by the exact power of ten gives the nearest float to the decimal. Every other
-    value (zero, NaN, inf, an exponent outside the exact powers of ten, a near tie) goes through format().
-    """
-    array = np.asarray(values, dtype="float64")
-    flat = array.ravel()
-    result = np.empty_like(flat)
-    magnitude = np.abs(flat)
-    fast = np.isfinite(flat) & (magnitude > 0)
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        exponent = np.where(fast, np.floor(np.log10(np.where(fast, magnitude, 1.0))), 0.0).astype("int64")
-        shift = digits - 1 - exponent  # m = magnitude * 10**shift
-        fast &= np.abs(shift) <= 22  # 10**22 is the largest exactly representable power of ten
-        power = 10.0 ** np.abs(np.where(fast, shift, 0)).astype("float64")
-        scaled = np.where(shift >= 0, magnitude * power, magnitude / power)
-        fast &= (scaled >= 10.0 ** (digits - 1)) & (scaled < 10.0**digits)
-        kept = np.rint(scaled)
-        fast &= np.abs(np.abs(scaled - np.floor(scaled)) - 0.5) > 1e-4
-        rounded = np.where(shift >= 0, kept / power, kept * power)
-    result[fast] = np.copysign(rounded[fast], flat[fast])
-    slow = ~fast
-    if slow.any():
-        result[slow] = _round_significant_exact(flat[slow], digits)
-    result = result.reshape(array.shape)
-    return float(result) if np.ndim(values) == 0 else result
-
-
 def iqr_fences(values: object, multiplier: float = IQR_MULTIPLIER) -> tuple[float, float]:
     """(Q1 - multiplier * IQR, Q3 + multiplier * IQR) with numpy.percentile's default (linear) quantiles."""
     q1, q3 = np.percentile(np.asarray(values, dtype="float64"), [25, 75])
@@ -252,7 +215,20 @@ def iqr_fences(values: object, multiplier: float = IQR_MULTIPLIER) -> tuple[floa
 
 def id_hashes(customer_ids: object) -> np.ndarray:
     """uint64 per customer id: the first 8 bytes (big-endian) of the MD5 of the id's text, str(id) in UTF-8
-    ("123" for the integer 123, as DuckDB's customer_id::varchar). Depends on the id alone, not on its row."""
+    ("123" for the integer 123, as DuckDB's customer_id::varchar). Depends on the id alone, not on its row.
+
+    Integer ids (millions of them in a real shop) are hashed by DuckDB, which gives the same bits several times
+    faster than a Python loop; other ids by hashlib."""
+    values = np.asarray(customer_ids) if hasattr(customer_ids, "__array__") else None
+    if values is not None and values.ndim == 1 and np.issubdtype(values.dtype, np.integer):
+        ids = pd.DataFrame({"row": np.arange(values.size, dtype=np.int64), "id": values.astype(np.int64)})
+        # An in-memory database of its own (a dbt model's connection is busy with the model); ordered by row
+        # so the hashes line up with the ids whatever the thread count.
+        with duckdb.connect() as con:
+            hashes = con.execute(
+                "select cast('0x' || left(md5(cast(id as varchar)), 16) as ubigint) as hash from ids order by row"
+            ).fetchnumpy()["hash"]
+        return np.asarray(hashes, dtype=np.uint64)
     ids = customer_ids.tolist() if hasattr(customer_ids, "tolist") else list(customer_ids)
     md5 = hashlib.md5
     digests = b"".join([md5(str(value).encode("utf-8")).digest()[:8] for value in ids])
@@ -270,7 +246,7 @@ def k_search_sample(customer_ids: object, size: int | None) -> np.ndarray:
     mask = np.ones(len(ids), dtype=bool)
     if size is None or len(ids) <= size:
         return mask
-    hashes = id_hashes(ids)
+    hashes = id_hashes(customer_ids if hasattr(customer_ids, "__array__") else ids)
     order = np.argsort(hashes, kind="stable")
     cutoff = hashes[order[size - 1]]
     chosen = order[hashes[order] < cutoff]

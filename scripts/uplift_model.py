@@ -134,7 +134,8 @@ from scipy import stats
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from threadpoolctl import threadpool_limits
 
-SIGNIFICANT_DIGITS = 10
+from significant_digits import SIGNIFICANT_DIGITS, round_significant
+
 # Fewer treated or control customers than this and an arm comparison is not modelled (see `skip_reason`).
 MIN_ARM_CUSTOMERS = 50
 METHODS = ("t_learner", "class_transformation")
@@ -155,15 +156,6 @@ CURVE_COLUMNS = ("share_targeted", "customers_targeted", "treated_targeted", "co
 
 
 # ------------------------------------------------------------------------------------------------- helpers
-
-
-def round_significant(values: object, digits: int = SIGNIFICANT_DIGITS) -> np.ndarray | float:
-    """Rounds to `digits` significant digits (the nearest float to the decimal); NaN and inf pass through."""
-    array = np.asarray(values, dtype="float64")
-    spec = f".{digits - 1}e"
-    rounded = np.array([float(format(value, spec)) for value in array.ravel().tolist()],
-                       dtype="float64").reshape(array.shape)
-    return float(rounded) if np.ndim(values) == 0 else rounded
 
 
 def _integer(name: str, value: object, minimum: int) -> int:
@@ -229,8 +221,15 @@ def assign_folds(ids: Sequence, treatment: Sequence, folds: int = 5, seed: int =
     ids = np.asarray(ids, dtype=object)
     t = _treatment_values(treatment)
     key = str(int(seed)).encode()
-    digests = [hashlib.blake2b(_id_text(cid).encode(), digest_size=8, key=key).hexdigest() for cid in ids]
-    order_frame = pd.DataFrame({"t": t, "digest": digests, "cid": ids, "pos": np.arange(len(ids))})
+    # Integer ids (the usual case, millions of them) skip the per-value type checks of _id_text and sort as
+    # integers; the 8-byte digest read as a big-endian integer sorts as its hex text does.
+    integers = pd.api.types.infer_dtype(ids, skipna=False) == "integer"
+    texts = ids.astype(np.int64).astype(str).tolist() if integers else [_id_text(cid) for cid in ids]
+    blake2b = hashlib.blake2b
+    digests = np.frombuffer(b"".join([blake2b(text.encode(), digest_size=8, key=key).digest() for text in texts]),
+                            dtype=">u8").astype(np.uint64)
+    order_frame = pd.DataFrame({"t": t, "digest": digests, "cid": ids.astype(np.int64) if integers else ids,
+                                "pos": np.arange(len(ids))})
     order = order_frame.sort_values(["t", "digest", "cid"], kind="mergesort")["pos"].to_numpy()
     fold = np.empty(len(ids), dtype=np.int64)
     fold[order] = np.arange(len(ids)) % folds

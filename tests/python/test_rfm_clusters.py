@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import decimal
+import hashlib
 
 import numpy as np
 import pandas as pd
@@ -456,8 +457,6 @@ def test_options_normalise_numpy_integers():
 
 def md5_rank(ids) -> list:
     """The ids sorted by the first 16 hex digits of md5(str(id)), computed independently of the module."""
-    import hashlib
-
     return sorted(ids, key=lambda value: (int(hashlib.md5(str(value).encode()).hexdigest()[:16], 16), str(value)))
 
 
@@ -475,6 +474,11 @@ def test_k_search_sample_is_the_lowest_md5_of_the_ids_whatever_the_row_order():
     assert set(np.array(text)[rc.k_search_sample(text, 100)]) == set(md5_rank(text)[:100])
     assert rc.id_hashes([123]).tolist() == rc.id_hashes(["123"]).tolist()
     assert rc.id_hashes([123])[0] == int("202cb962ac59075b", 16)  # md5("123") = 202cb962ac59075b964b07152d234b70
+    # An integer array is hashed by DuckDB: the same bits as hashlib, in the ids' own order.
+    ids = np.array([123, -7, 0, 2**62, 10**15 + 3, 5, 123], dtype=np.int64)
+    expected = [int(hashlib.md5(str(int(value)).encode()).hexdigest()[:16], 16) for value in ids]
+    assert rc.id_hashes(ids).tolist() == expected
+    assert rc.id_hashes(ids.astype(np.int32)[:3]).tolist() == expected[:3]
 
 
 def test_k_search_on_a_sample_recovers_planted_groups_and_says_how_many_it_used():
