@@ -46,3 +46,26 @@
     ({{ x0 }} - (({{ normal_cdf(x0) }} - ({{ p }})) * 2.5066282746310002 * exp({{ x0 }} * {{ x0 }} / 2))
         / (1 + {{ x0 }} * (({{ normal_cdf(x0) }} - ({{ p }})) * 2.5066282746310002 * exp({{ x0 }} * {{ x0 }} / 2)) / 2))
 {%- endmacro %}
+
+{#-
+    Two CTEs, `first_quantiles` then `quantiles`, holding the standard normal quantile of each constant
+    probability in `probabilities` (a mapping of column name to probability), e.g.
+    {'z_interval': 1 - alpha / 2, 'z_power': power}: Acklam's estimate, then one Halley step on it. Write
+    `{{ normal_quantiles_ctes({...}) }},` inside a `with`; select from `quantiles`.
+-#}
+{% macro normal_quantiles_ctes(probabilities) -%}
+first_quantiles as (
+    select
+        {%- for name, p in probabilities.items() %}
+        {{ crm_uplift.acklam_quantile(p) }} as {{ name }}_estimate{{ ',' if not loop.last }}
+        {%- endfor %}
+),
+
+quantiles as (
+    select
+        {%- for name, p in probabilities.items() %}
+        {{ crm_uplift.halley_refined_quantile(name ~ '_estimate', p) }} as {{ name }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    from first_quantiles
+)
+{%- endmacro %}

@@ -133,3 +133,28 @@
     {{ prefix }}_per_customer_diff + {{ t_quantile_from_z(z, prefix ~ '_welch_df') }} * {{ prefix }}_standard_error
         as {{ prefix }}_per_customer_diff_high
 {%- endmacro %}
+
+{#-
+    Sample-ratio-mismatch test: Pearson's chi-square of the customers each arm holds against the campaign's
+    customers times the arm's planned share. `per_arm` names a relation with one row per campaign and arm and
+    the columns campaign_id, customers, campaign_customers (the campaign's total) and planned_share. Returns a
+    query with one row per campaign: campaign_id, degrees_of_freedom (arms - 1), chi_square, p_value.
+-#}
+{% macro sample_ratio_test(per_arm) -%}
+    select
+        campaign_id,
+        degrees_of_freedom,
+        chi_square,
+        {{ crm_uplift.chi_square_sf('chi_square', 'degrees_of_freedom') }} as p_value
+    from (
+        select
+            campaign_id,
+            count(*) - 1 as degrees_of_freedom,
+            sum(
+                (customers - campaign_customers * planned_share) * (customers - campaign_customers * planned_share)
+                / nullif(campaign_customers * planned_share, 0)
+            ) as chi_square
+        from {{ per_arm }}
+        group by campaign_id
+    ) as per_campaign
+{%- endmacro %}

@@ -28,24 +28,8 @@ per_arm as (
         and arms.arm = observed.arm
 ),
 
-per_campaign as (
-    select
-        campaign_id,
-        cast(max(campaign_customers) as bigint) as exposed_customers,
-        count(*) - 1 as degrees_of_freedom,
-        sum(
-            (customers - campaign_customers * planned_share) * (customers - campaign_customers * planned_share)
-            / nullif(campaign_customers * planned_share, 0)
-        ) as chi_square
-    from per_arm
-    group by campaign_id
-),
-
 tested as (
-    select
-        per_campaign.*,
-        {{ chi_square_sf('chi_square', 'degrees_of_freedom') }} as p_value
-    from per_campaign
+    {{ sample_ratio_test('per_arm') }}
 ),
 
 final as (
@@ -56,7 +40,7 @@ final as (
         per_arm.customers,
         cast(per_arm.customers as double) / nullif(per_arm.campaign_customers, 0) as observed_share,
         per_arm.campaign_customers * per_arm.planned_share as expected_customers,
-        tested.exposed_customers,
+        per_arm.campaign_customers as exposed_customers,
         tested.chi_square,
         tested.degrees_of_freedom,
         tested.p_value,

@@ -104,14 +104,7 @@ sums as (
     group by campaign_id, segment_scheme, segment, arm
 ),
 
-first_quantiles as (
-    select {{ acklam_quantile(1 - alpha / 2) }} as z_interval_estimate
-),
-
-quantiles as (
-    select {{ halley_refined_quantile('z_interval_estimate', 1 - alpha / 2) }} as z_interval
-    from first_quantiles
-),
+{{ normal_quantiles_ctes({'z_interval': 1 - alpha / 2}) }},
 
 paired as (
     select

@@ -29,23 +29,8 @@ per_arm as (
         and arms.arm = observed.arm
 ),
 
-per_campaign as (
-    select
-        campaign_id,
-        count(*) - 1 as degrees_of_freedom,
-        sum(
-            (customers - campaign_customers * planned_share) * (customers - campaign_customers * planned_share)
-            / nullif(campaign_customers * planned_share, 0)
-        ) as chi_square
-    from per_arm
-    group by campaign_id
-),
-
 tested as (
-    select
-        per_campaign.*,
-        {{ chi_square_sf('chi_square', 'degrees_of_freedom') }} as p_value
-    from per_campaign
+    {{ sample_ratio_test('per_arm') }}
 ),
 
 final as (

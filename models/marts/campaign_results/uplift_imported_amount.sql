@@ -12,14 +12,7 @@ compared as (
     where outcome_kind = 'amount'
 ),
 
-first_quantiles as (
-    select {{ acklam_quantile(1 - alpha / 2) }} as z_interval_estimate
-),
-
-quantiles as (
-    select {{ halley_refined_quantile('z_interval_estimate', 1 - alpha / 2) }} as z_interval
-    from first_quantiles
-),
+{{ normal_quantiles_ctes({'z_interval': 1 - alpha / 2}) }},
 
 moments as (
     select

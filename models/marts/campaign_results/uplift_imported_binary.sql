@@ -12,18 +12,7 @@ compared as (
     where outcome_kind = 'binary'
 ),
 
-first_quantiles as (
-    select
-        {{ acklam_quantile(1 - alpha / 2) }} as z_interval_estimate,
-        {{ acklam_quantile(power) }} as z_power_estimate
-),
-
-quantiles as (
-    select
-        {{ halley_refined_quantile('z_interval_estimate', 1 - alpha / 2) }} as z_interval,
-        {{ halley_refined_quantile('z_power_estimate', power) }} as z_power
-    from first_quantiles
-),
+{{ normal_quantiles_ctes({'z_interval': 1 - alpha / 2, 'z_power': power}) }},
 
 counted as (
     select
