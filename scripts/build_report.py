@@ -171,7 +171,8 @@ def read_marts(db_path: Path) -> dict:
         data["clusters"] = _read_optional(con, CLUSTER_MARTS, {
             "selection": """
                 select campaign_id, cast(launch_date as date) as launch_date, k, inertia, silhouette, is_chosen,
-                    clustered_customers, transform, outliers, k_setting, seed, n_init, silhouette_sample_size
+                    clustered_customers, k_search_customers, transform, outliers, k_setting, seed, n_init,
+                    silhouette_sample_size
                 from cluster_selection order by launch_date, campaign_id, k
             """,
             "profiles": """
@@ -1063,15 +1064,21 @@ def cluster_choice_text(selection: list[dict], outlier_customers: int) -> str:
         if best is not None and best["k"] != k["k"]:
             how += f"; the best silhouette of the k tried was at k = {best['k']} ({ratio(best['silhouette'], 3)})"
     clustered = first["clustered_customers"]
+    searched = first.get("k_search_customers")
+    sampled_search = searched is not None and clustered is not None and searched < clustered
+    on_sample = (f" on {count(searched)} of them, those with the lowest hash of their id "
+                 "(<code>cluster_k_search_sample_size</code>), the chosen k then fitted on all" if sampled_search else "")
     sample = first["silhouette_sample_size"]
-    silhouette_on = (f"a seeded sample of {count(sample)} customers" if sample is not None and clustered is not None
-                     and clustered > sample else "every clustered customer")
+    tried_on = searched if sampled_search else clustered
+    silhouette_on = (f"a seeded sample of {count(sample)} customers" if sample is not None and tried_on is not None
+                     and tried_on > sample else ("the search's customers" if sampled_search
+                                                 else "every clustered customer"))
     outliers = OUTLIER_TEXT.get(first["outliers"], f"<code>{esc(first['outliers'])}</code>")
     if outlier_customers:
         outliers += f": {count(outlier_customers)} customers"
     return (f"<p>K-means on recency, frequency and monetary value "
             f"({esc(TRANSFORM_TEXT.get(first['transform'], first['transform']))}) of {count(clustered)} customers, "
-            f"tried for {span}: {how}. Options: outliers {outliers}; seed {esc(first['seed'])}, "
+            f"tried for {span}{on_sample}: {how}. Options: outliers {outliers}; seed {esc(first['seed'])}, "
             f"{esc(first['n_init'])} initialisations per k (the lowest inertia kept); silhouette on "
             f"{silhouette_on}.</p>")
 

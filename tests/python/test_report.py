@@ -644,6 +644,22 @@ def test_outlier_groups_and_a_fixed_k_are_visible() -> None:
     assert heatmap["y"][-1] == "Monetary outliers (outlier group)" and heatmap["z"][-1] == [1.0]
 
 
+def test_a_k_search_on_a_sample_of_customers_says_so() -> None:
+    row = {"campaign_id": "a_2026", "launch_date": "2026-06-06", "inertia": 1.0, "clustered_customers": 2_406_564,
+           "k_search_customers": 100_000, "transform": "log1p", "outliers": "none", "k_setting": "auto", "seed": 42,
+           "n_init": 10, "silhouette_sample_size": 10000}
+    selection = [{**row, "k": k, "silhouette": s, "is_chosen": k == 2} for k, s in ((2, 0.6), (3, 0.5))]
+    text = build_report.cluster_choice_text(selection, 0)
+    assert ("of 2,406,564 customers, tried for k = 2 to 3 on 100,000 of them, those with the lowest hash of their "
+            "id (<code>cluster_k_search_sample_size</code>), the chosen k then fitted on all: ") in text
+    assert "silhouette on a seeded sample of 10,000 customers" in text
+    # Every customer searched: no word of a sample; a silhouette sample as large as the search is no sample.
+    everyone = [{**r, "k_search_customers": 2_406_564} for r in selection]
+    assert "cluster_k_search_sample_size" not in build_report.cluster_choice_text(everyone, 0)
+    small = [{**r, "silhouette_sample_size": 100_000} for r in selection]
+    assert "silhouette on the search's customers" in build_report.cluster_choice_text(small, 0)
+
+
 def test_the_churn_callout_is_worded_from_the_aucs() -> None:
     kind, text = build_report.churn_callout(
         {"bg_nbd_one_minus_p_alive": 0.415, "bg_nbd_p_no_purchase": 0.706, "logistic_rfm": 0.735})
