@@ -12,15 +12,10 @@ campaigns as (
     from {{ ref('stg_campaign_results__campaigns') }}
 ),
 
-outcomes as (
+-- Every assigned customer once per outcome of the campaign, 0 where they have no value.
+customer_outcomes as (
     select campaign_id, customer_id, outcome, outcome_kind, value
-    from {{ ref('stg_campaign_results__outcomes') }}
-),
-
--- The campaign's outcomes, whichever customers have rows for them.
-campaign_outcomes as (
-    select distinct campaign_id, outcome, outcome_kind
-    from outcomes
+    from {{ ref('int_imported_customer_outcomes') }}
 ),
 
 covariates as (
@@ -34,20 +29,17 @@ covariates as (
 customer_values as (
     select
         customer_levels.campaign_id,
-        campaign_outcomes.outcome,
-        campaign_outcomes.outcome_kind,
+        customer_outcomes.outcome,
+        customer_outcomes.outcome_kind,
         customer_levels.breakdown,
         customer_levels.level,
         customer_levels.arm,
-        coalesce(outcomes.value, 0) as y,
+        customer_outcomes.value as y,
         covariates.covariate as x
     from customer_levels
-    inner join campaign_outcomes
-        on customer_levels.campaign_id = campaign_outcomes.campaign_id
-    left join outcomes
-        on customer_levels.campaign_id = outcomes.campaign_id
-        and customer_levels.customer_id = outcomes.customer_id
-        and campaign_outcomes.outcome = outcomes.outcome
+    inner join customer_outcomes
+        on customer_levels.campaign_id = customer_outcomes.campaign_id
+        and customer_levels.customer_id = customer_outcomes.customer_id
     left join covariates
         on customer_levels.campaign_id = covariates.campaign_id
         and customer_levels.customer_id = covariates.customer_id
