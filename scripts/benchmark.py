@@ -230,15 +230,22 @@ def main(argv: list[str] | None = None) -> int:
     }
     print("dbt fixed overhead ...", flush=True)
     results["dbt_fixed_overhead"] = measure_overhead(args.work)
-    results["sizes"] = [measure_size(items, args.profile, args.work, args.seed) for items in args.items]
-    summarise(results)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    table = markdown(results)
-    (args.out / "results.md").write_text(table)
+    results["sizes"] = []
+    for items in args.items:
+        results["sizes"].append(measure_size(items, args.profile, args.work, args.seed))
+        # After every size: a long run that is stopped keeps what it measured.
+        table = write_results(summarise(results), args.out)
     print("\n" + table)
     print(f"wrote {args.out / 'results.md'} and {args.out / 'results.json'}")
     return 0
+
+
+def write_results(results: dict, out: Path) -> str:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    table = markdown(results)
+    (out / "results.md").write_text(table)
+    return table
 
 
 if __name__ == "__main__":

@@ -46,3 +46,23 @@ def test_time_by_language_splits_python_models_from_the_rest(tmp_path: Path) -> 
     }}))
     assert benchmark.time_by_language(tmp_path) == {"python_models": 3.0, "sql_and_tests": 2.0}
     assert benchmark.model_timings(tmp_path, top=1) == [{"node": "clusters", "seconds": 3.0}]
+
+
+def test_a_stopped_run_keeps_the_sizes_it_measured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    step = {"wall_seconds": 2.0, "cpu_seconds": 3.0, "peak_memory_mb": 100.0, "items_per_second": 50}
+
+    def measure_size(items, profile, work, seed):
+        if items > 1000:
+            raise KeyboardInterrupt  # the run is stopped during the second size
+        return {"requested_items": items, "order_items": items, "users": 10, "slowest_dbt_nodes": [],
+                "build_node_seconds": {}, "steps": {name: dict(step) for name in ("load", "build", "floor")}}
+
+    monkeypatch.setattr(benchmark, "measure_overhead", lambda work: {"empty_build_seconds": 1.0,
+                                                                      "partial_parse_seconds": 1.0})
+    monkeypatch.setattr(benchmark, "measure_size", measure_size)
+    with pytest.raises(KeyboardInterrupt):
+        benchmark.main(["--items", "1000", "5000", "--out", str(tmp_path / "out"), "--work", str(tmp_path / "w")])
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert [size["order_items"] for size in results["sizes"]] == [1000]
+    assert results["sizes"][0]["build_over_floor_plus_overhead"] == 0.67  # build 2 s / (floor 2 s + overhead 1 s)
+    assert "| 1,000 |" in (tmp_path / "out" / "results.md").read_text()
