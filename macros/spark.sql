@@ -1,7 +1,11 @@
 {#- What the project needs to run on Apache Spark (dbt-spark) that dbt does not give it (docs/spark.md). -#}
 
-{#- On Spark the raw thelook tables are views over the generator's Parquet files (the shards the closed loop
-    writes included): DuckDB has them from scripts/load_thelook.py. Run as an on-run-start hook. -#}
+{#- On Spark the raw tables are views over Parquet files; DuckDB has them from the loaders. Two layouts:
+    - raw_parquet_tables null: the thelook generator's folder (the shards the closed loop writes included);
+    - raw_parquet_tables a mapping schema -> tables: a warehouse's raw tables as exported by
+      scripts/export_raw_parquet.py, <raw_parquet_dir>/<schema>/<table>.parquet (thelook, Online Retail,
+      imported campaign results: whichever the warehouse held).
+    Run as an on-run-start hook. -#}
 {% macro create_raw_views() %}
     {{ return(adapter.dispatch('create_raw_views', 'crm_uplift')()) }}
 {% endmacro %}
@@ -11,7 +15,22 @@
 
 {% macro spark__create_raw_views() %}
     {%- set folder = var('raw_parquet_dir', none) -%}
-    {%- if execute and var('crm_source', 'thelook') == 'thelook' -%}
+    {%- set exported = var('raw_parquet_tables', none) -%}
+    {%- if execute and exported is not none -%}
+        {%- if folder is none -%}
+            {{ exceptions.raise_compiler_error(
+                "raw_parquet_tables is set but raw_parquet_dir is not: set it to the folder of the exported "
+                ~ "<schema>/<table>.parquet files (scripts/crm.py spark-build --from-warehouse does).") }}
+        {%- endif -%}
+        {%- for schema, tables in exported.items() -%}
+            {%- do run_query('create database if not exists ' ~ schema) -%}
+            {%- for table in tables -%}
+                {%- do run_query(
+                    'create or replace view ' ~ schema ~ '.' ~ table ~ ' as select * from parquet.`'
+                    ~ folder ~ '/' ~ schema ~ '/' ~ table ~ '.parquet`') -%}
+            {%- endfor -%}
+        {%- endfor -%}
+    {%- elif execute and var('crm_source', 'thelook') == 'thelook' -%}
         {%- if folder is none -%}
             {{ exceptions.raise_compiler_error(
                 "On Spark the raw thelook tables are read from Parquet files: set the variable raw_parquet_dir "

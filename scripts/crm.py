@@ -7,6 +7,7 @@
     python3 scripts/crm.py export-exposure CAMPAIGN_ID OUT.csv    the campaign's contact list for a CRM tool
     python3 scripts/crm.py import-results FILE --mapping M.yml    measure a campaign a CRM tool already sent
     python3 scripts/crm.py spark-build [-- DBT ARGS]    the SQL marts on Apache Spark from the same Parquet files
+    python3 scripts/crm.py spark-build --from-warehouse DB    ... from a warehouse's loaded raw tables
 
 `run --source DIR` loads your own thelook_ecommerce export instead of the built-in data. Builds write a
 private file and publish it over the warehouse by an atomic rename only when they pass, so readers never see
@@ -332,11 +333,17 @@ def load_and_build(source: Path, db: Path, source_type: str = "thelook") -> int:
     return code
 
 
-def source_vars(source_type: str, imported_results: bool = False) -> list[str]:
-    """dbt arguments that select the source the marts are built from (thelook is the project default)."""
+def source_variables(source_type: str, imported_results: bool = False) -> dict:
+    """dbt vars that select the source the marts are built from (thelook is the project default)."""
     variables = {} if source_type == "thelook" else {"crm_source": source_type}
     if imported_results:
         variables["campaign_results"] = True
+    return variables
+
+
+def source_vars(source_type: str, imported_results: bool = False) -> list[str]:
+    """source_variables as dbt arguments."""
+    variables = source_variables(source_type, imported_results)
     return ["--vars", json.dumps(variables)] if variables else []
 
 
@@ -462,32 +469,64 @@ def command_build(args: argparse.Namespace) -> int:
 
 SPARK_LEFT_OUT = ("the dbt Python models (customer_clusters, cluster_selection, customer_value_fit, "
                   "customer_value, customer_value_holdout, churn_model_evaluation, customer_uplift_scores, "
-                  "uplift_model_evaluation, uplift_targeting) and the SQL marts built on them")
+                  "uplift_model_evaluation, uplift_targeting; with imported campaign results also "
+                  "imported_uplift_scores, imported_uplift_model_evaluation, imported_uplift_targeting) and the SQL "
+                  "marts built on them")
+
+
+def spark_raw_variables(args: argparse.Namespace, spark_dir: Path) -> dict | None:
+    """The dbt vars that tell Spark where its raw tables are, and which source and marts to build; None (with
+    the reason printed) when there is nothing to build from."""
+    if args.from_warehouse is None:
+        data_dir = (args.data_dir or DEFAULT_DATA).resolve()
+        if not (data_dir / "orders.parquet").is_file():
+            print(f"no thelook Parquet files in {data_dir}: `python3 scripts/crm.py run` generates them, or point "
+                  "--data-dir at a thelook_ecommerce export's Parquet files", file=sys.stderr)
+            return None
+        print(f"Spark: building from {data_dir} into {spark_dir}")
+        return {"raw_parquet_dir": str(data_dir)}
+    import duckdb
+    import export_raw_parquet
+
+    db = args.from_warehouse.resolve()
+    raw_dir = spark_dir / "raw"
+    print(f"Spark: exporting the raw tables of {db} to {raw_dir}")
+    try:
+        tables = export_raw_parquet.export(db, raw_dir)
+    except export_raw_parquet.ExportError as error:
+        print(f"export failed, nothing built: {error}", file=sys.stderr)
+        return None
+    # The same vars a DuckDB build of this warehouse gets (command_build).
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        variables = source_variables(source_type_of(con), has_imported_results(con))
+    finally:
+        con.close()
+    print(f"Spark: building {json.dumps(variables) if variables else 'thelook'} into {spark_dir}")
+    return {"raw_parquet_dir": str(raw_dir), "raw_parquet_tables": tables, **variables}
 
 
 def command_spark_build(args: argparse.Namespace) -> int:
-    """dbt build of the SQL marts on Apache Spark (a local PySpark session) from the thelook Parquet files."""
+    """dbt build of the SQL marts on Apache Spark (a local PySpark session), from the thelook Parquet files or
+    from the raw tables of a DuckDB warehouse exported to Parquet."""
     import bootstrap_env
 
-    data_dir = args.data_dir.resolve()
-    if not (data_dir / "orders.parquet").is_file():
-        print(f"no thelook Parquet files in {data_dir}: `python3 scripts/crm.py run` generates them, or point "
-              "--data-dir at a thelook_ecommerce export's Parquet files", file=sys.stderr)
+    spark_dir = args.spark_dir.resolve()
+    variables = spark_raw_variables(args, spark_dir)
+    if variables is None:
         return 1
     if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
         print("Spark needs Java 17 or newer (java is not on the PATH and JAVA_HOME is not set)", file=sys.stderr)
         return 1
     dbt_executable = bootstrap_env.ensure_spark_env()
-    spark_dir = args.spark_dir.resolve()
     spark_dir.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "CRM_UPLIFT_SPARK_DIR": str(spark_dir), "CRM_UPLIFT_ROOT": str(ROOT),
            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     dbt_args = args.dbt_args[1:] if args.dbt_args[:1] == ["--"] else args.dbt_args
-    print(f"Spark: building from {data_dir} into {spark_dir}; left out on Spark: {SPARK_LEFT_OUT}")
+    print(f"left out on Spark: {SPARK_LEFT_OUT}")
     started = time.perf_counter()
     # Spark's own files (metastore, derby.log) land in the working folder: keep them with the tables.
-    command = [str(dbt_executable), "build", "--target", "spark",
-               "--vars", json.dumps({"raw_parquet_dir": str(data_dir)}),
+    command = [str(dbt_executable), "build", "--target", "spark", "--vars", json.dumps(variables),
                "--project-dir", str(ROOT), "--profiles-dir", str(ROOT),
                "--target-path", str(spark_dir / "target"), "--log-path", str(spark_dir / "logs"), *dbt_args]
     code = subprocess.run(command, cwd=spark_dir, env=env).returncode
@@ -681,8 +720,13 @@ def parser() -> argparse.ArgumentParser:
 
     spark = commands.add_parser("spark-build",
                                 help="dbt build of the SQL marts on Apache Spark (local session; docs/spark.md)")
-    spark.add_argument("--data-dir", type=Path, default=DEFAULT_DATA,
-                       help="the thelook Parquet files (default: the built-in data of `run`)")
+    spark_source = spark.add_mutually_exclusive_group()
+    spark_source.add_argument("--data-dir", type=Path,
+                              help="the thelook Parquet files (default: the built-in data of `run`)")
+    spark_source.add_argument("--from-warehouse", type=Path, metavar="DUCKDB_FILE",
+                              help="build from the raw tables of this DuckDB warehouse (thelook, Online Retail, "
+                                   "imported campaign results: what its loaders loaded), exported to Parquet in "
+                                   "<spark-dir>/raw")
     spark.add_argument("--spark-dir", type=Path, default=ROOT / "warehouse" / "spark",
                        help="where Spark keeps its metastore and tables (default warehouse/spark)")
     spark.add_argument("dbt_args", nargs=argparse.REMAINDER)

@@ -14,7 +14,8 @@ source as (
         stock_code,
         description,
         quantity,
-        invoiced_at,
+        -- Already a timestamp in DuckDB; Spark reads the exported Parquet column as timestamp_ntz.
+        cast(invoiced_at as timestamp) as invoiced_at,
         unit_price,
         customer_id,
         country
@@ -48,7 +49,11 @@ typed as (
         source.quantity,
         source.invoiced_at,
         source.unit_price,
-        cast(round(source.quantity * source.unit_price, 2) as decimal(18, 2)) as line_amount,
+        -- In exact decimals, rounded half away from zero. round() of a double rounds its binary value on DuckDB
+        -- and its shortest decimal text on Spark: 1 x 1.005 gave 1.00 on DuckDB, 1.01 on Spark; 5 x 1.255 gave
+        -- 6.28 and 6.27. (decimal(20, 0) holds any bigint, and keeps the product from overflowing decimal(18).)
+        cast(round(cast(source.quantity as decimal(20, 0)) * cast(source.unit_price as decimal(18, 6)), 2)
+            as decimal(18, 2)) as line_amount,
         source.customer_id as customer_code,
         case when source.customer_id is not null then coalesce(
             {{ dbt.safe_cast('source.customer_id', api.Column.translate_type('bigint')) }},
