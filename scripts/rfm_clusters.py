@@ -103,7 +103,7 @@ import numpy as np
 import pandas as pd
 from sklearn import config_context
 from sklearn.cluster import KMeans
-from sklearn.metrics import silhouette_score
+from sklearn.metrics import pairwise_distances_chunked
 from threadpoolctl import threadpool_limits
 
 from significant_digits import SIGNIFICANT_DIGITS, round_significant
@@ -431,12 +431,45 @@ def _kmeans(X: np.ndarray, k: int, options: ClusterOptions) -> _Fit:
     return _Fit(labels, np.asarray(model.cluster_centers_, dtype="float64"), float(model.inertia_))
 
 
-def _silhouette(X: np.ndarray, labels: np.ndarray, options: ClusterOptions) -> float:
+def _silhouettes(X: np.ndarray, labelings: list[np.ndarray], options: ClusterOptions) -> list[float]:
+    """sklearn's silhouette_score(X, labels, sample_size=..., random_state=seed) of every labeling of X, with the
+    distances computed once for all of them.
+
+    Every labeling is scored on the same sample (sklearn draws it from the seed and the row count alone), so
+    one chunked pass over the sample's pairwise distances serves every k: a chunk times the indicator matrix of
+    all labelings gives each point's distance sums to every cluster of every k. The rest is
+    sklearn.metrics.silhouette_samples' arithmetic: a = the mean distance to the own cluster (others than the
+    point itself), b = the lowest mean distance to another cluster, s = (b - a) / max(a, b), 0 in a cluster of
+    one.
+    """
     size = options.silhouette_sample_size
-    sample_size = size if size is not None and X.shape[0] > size else None
+    if size is not None and X.shape[0] > size:
+        indices = np.random.RandomState(options.seed).permutation(X.shape[0])[:size]
+        X, labelings = X[indices], [labels[indices] for labels in labelings]
+    encoded = [np.unique(labels, return_inverse=True)[1].ravel() for labels in labelings]
+    counts = [np.bincount(codes).astype("float64") for codes in encoded]
+    for sizes in counts:
+        if not 2 <= sizes.size <= X.shape[0] - 1:
+            raise ValueError(f"silhouette: {sizes.size} clusters among {X.shape[0]} customers; needs 2 to n - 1")
+    offsets = np.cumsum([0] + [sizes.size for sizes in counts])
+    indicator = np.zeros((X.shape[0], int(offsets[-1])), dtype="float64")
+    rows = np.arange(X.shape[0])
+    for codes, offset in zip(encoded, offsets[:-1]):
+        indicator[rows, offset + codes] = 1.0
     # Small distance chunks: sklearn's default (1 GB, one 10000 x 10000 block) is several times slower here.
     with threadpool_limits(limits=1), config_context(working_memory=SILHOUETTE_WORKING_MEMORY_MB):
-        return float(silhouette_score(X, labels, sample_size=sample_size, random_state=options.seed))
+        sums = np.vstack(list(pairwise_distances_chunked(X, reduce_func=lambda chunk, start: chunk @ indicator)))
+    scores = []
+    for codes, sizes, offset in zip(encoded, counts, offsets[:-1]):
+        cluster_sums = sums[:, offset:offset + sizes.size].copy()
+        own = cluster_sums[rows, codes]
+        cluster_sums[rows, codes] = np.inf
+        nearest_other = (cluster_sums / sizes).min(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mean_own = own / (sizes - 1)[codes]
+            values = (nearest_other - mean_own) / np.maximum(mean_own, nearest_other)
+        scores.append(float(np.mean(np.nan_to_num(values))))
+    return scores
 
 
 def _check_X(X: object) -> np.ndarray:
@@ -489,12 +522,10 @@ def _search_sample(
 def _selection(X: np.ndarray, options: ClusterOptions, ids: object | None = None, checked: bool = False) -> _Search:
     sample = _search_sample(X, ids, options, checked)
     searched = X if sample is None else np.ascontiguousarray(X[sample])
-    rows, fits = [], {}
-    for k in _candidate_ks(searched, options):
-        fit = _kmeans(searched, k, options)
-        silhouette = _silhouette(searched, fit.labels, options)
-        rows.append((k, round_significant(fit.inertia), round_significant(silhouette)))
-        fits[k] = fit
+    fits = {k: _kmeans(searched, k, options) for k in _candidate_ks(searched, options)}
+    silhouettes = _silhouettes(searched, [fit.labels for fit in fits.values()], options)
+    rows = [(k, round_significant(fit.inertia), round_significant(silhouette))
+            for (k, fit), silhouette in zip(fits.items(), silhouettes)]
     table = pd.DataFrame(rows, columns=["k", "inertia", "silhouette"]).astype(
         {"k": "int64", "inertia": "float64", "silhouette": "float64"}
     )

@@ -601,3 +601,18 @@ def test_k_range_counts_distinct_rows_beyond_the_first_ones():
     frame.insert(0, "customer_id", np.arange(len(frame)))
     assert rc.select_k(rc.prepare_features(frame)[0])["k"].tolist() == [2, 3, 4]
     assert rc.select_k(rc.prepare_features(frame.head(3000))[0])["k"].tolist() == [2, 3]
+
+
+def test_silhouettes_of_every_k_share_one_pass_and_equal_sklearn():
+    # One pass of distances serves every labeling: each score must still be sklearn's silhouette_score, on the
+    # same seeded sample, including a cluster of one (its point scores 0) and a labeling with unused codes.
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(900, 3))
+    labelings = [rng.integers(0, k, len(X)) for k in (2, 3, 5, 8)]
+    labelings.append(np.where(np.arange(len(X)) == 11, 9, rng.integers(0, 2, len(X))))  # codes 0, 1 and 9
+    for sample_size, seed in ((None, 42), (300, 42), (300, 7)):
+        options = rc.ClusterOptions(silhouette_sample_size=sample_size, seed=seed)
+        expected = [silhouette_score(X, labels, sample_size=sample_size, random_state=seed) for labels in labelings]
+        np.testing.assert_allclose(rc._silhouettes(X, labelings, options), expected, rtol=1e-11)
+    with pytest.raises(ValueError, match="clusters"):
+        rc._silhouettes(X, [np.zeros(len(X), dtype=int)], rc.ClusterOptions())
