@@ -44,7 +44,6 @@ parameters in days and in weeks (alpha_weeks = alpha_days / 7).
 from __future__ import annotations
 
 import functools
-import hashlib
 import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
@@ -53,6 +52,8 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special, stats
 from threadpoolctl import threadpool_limits
+
+from hashed_folds import blake2b_64, deal_folds
 
 __all__ = [
     "BgNbdFit",
@@ -671,6 +672,11 @@ def probability_no_purchase(fit_or_params: Any, t: Any, x: Any, t_x: Any, T: Any
     return np.clip(1.0 - alive * buys_if_alive, 0.0, 1.0)
 
 
+def _refuse_a_of_one(params: Sequence[float]) -> None:
+    if params[2] == 1.0:
+        raise ValueError("expected_purchases: a == 1 is a removable singularity of eq. (10); perturb a")
+
+
 def expected_purchases(fit_or_params: Any, t: Any, x: Any, t_x: Any, T: Any) -> np.ndarray:
     """Conditional expectation E[Y(t) | x, t_x, T]: purchases in (T, T+t] (paper eq. 10).
 
@@ -687,8 +693,7 @@ def expected_purchases(fit_or_params: Any, t: Any, x: Any, t_x: Any, T: Any) -> 
     t = np.broadcast_to(_float_array(t, "t"), x.shape).astype(np.float64)
     if np.any(t < 0):
         raise ValueError("t: must be non-negative")
-    if a == 1.0:
-        raise ValueError("expected_purchases: a == 1 is a removable singularity of eq. (10); perturb a")
+    _refuse_a_of_one(params)
     value = _distinct_bracket(params, t, x, T) * special.expit(-_log_alive_odds_inverse(params, x, t_x, T))
     return np.where(t == 0, 0.0, np.maximum(value, 0.0))
 
@@ -903,8 +908,7 @@ def customer_lifetime_value(bg: Any, gg: Any, x: Any, t_x: Any, T: Any, mean_val
     n_periods = max(1, math.ceil(float(horizon_days) / float(period_days) - 1e-12))
     ends = np.minimum(np.arange(1, n_periods + 1) * float(period_days), float(horizon_days))
     params = _bgnbd_params(bg)
-    if params[2] == 1.0:
-        raise ValueError("expected_purchases: a == 1 is a removable singularity of eq. (10); perturb a")
+    _refuse_a_of_one(params)
     # expected_purchases period by period, with P(alive) and the distinct (x, T) found once for all periods.
     alive = special.expit(-_log_alive_odds_inverse(params, x, t_x, T))
     (x_d, T_d), _, inverse = _distinct_rows(x, T)
@@ -1040,18 +1044,10 @@ def _fold_of(customer_ids: np.ndarray, folds: int, seed: int) -> np.ndarray:
     and deal them round-robin into ``folds`` folds. Depends only on the set of ids and the seed, never on the
     input order or the labels, and gives folds whose sizes differ by at most one."""
     ids = np.asarray(customer_ids)
-    # Integer ids (millions of them) are turned into text in bulk, not by an f-string per id; the 8-byte
-    # digest read as a big-endian integer sorts as its hex text does, and far faster.
+    # Integer ids (millions of them) are turned into text in bulk, not by an f-string per id.
     texts = (np.char.add(f"{seed}:", ids.astype(str)).tolist() if np.issubdtype(ids.dtype, np.integer)
              else [f"{seed}:{cid}" for cid in customer_ids])
-    blake2b = hashlib.blake2b
-    digests = np.frombuffer(b"".join([blake2b(text.encode(), digest_size=8).digest() for text in texts]),
-                            dtype=">u8").astype(np.uint64)
-    frame = pd.DataFrame({"digest": digests, "cid": customer_ids, "pos": np.arange(len(customer_ids))})
-    order = frame.sort_values(["digest", "cid"], kind="mergesort")["pos"].to_numpy()
-    fold = np.empty(len(customer_ids), dtype=np.int64)
-    fold[order] = np.arange(len(customer_ids)) % folds
-    return fold
+    return deal_folds({"digest": blake2b_64(texts), "cid": customer_ids}, folds)
 
 
 @_single_threaded

@@ -124,7 +124,6 @@ does not remove). A group without a treated or without a control customer has Na
 from __future__ import annotations
 
 import decimal
-import hashlib
 import numbers
 from collections.abc import Mapping, Sequence
 
@@ -134,6 +133,7 @@ from scipy import stats
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from threadpoolctl import threadpool_limits
 
+from hashed_folds import blake2b_64, deal_folds
 from significant_digits import SIGNIFICANT_DIGITS, round_significant
 
 # Fewer treated or control customers than this and an arm comparison is not modelled (see `skip_reason`).
@@ -220,20 +220,13 @@ def assign_folds(ids: Sequence, treatment: Sequence, folds: int = 5, seed: int =
     folds = _integer("folds", folds, 2)
     ids = np.asarray(ids, dtype=object)
     t = _treatment_values(treatment)
-    key = str(int(seed)).encode()
     # Integer ids (the usual case, millions of them) skip the per-value type checks of _id_text and sort as
-    # integers; the 8-byte digest read as a big-endian integer sorts as its hex text does.
+    # integers.
     integers = pd.api.types.infer_dtype(ids, skipna=False) == "integer"
-    texts = ids.astype(np.int64).astype(str).tolist() if integers else [_id_text(cid) for cid in ids]
-    blake2b = hashlib.blake2b
-    digests = np.frombuffer(b"".join([blake2b(text.encode(), digest_size=8, key=key).digest() for text in texts]),
-                            dtype=">u8").astype(np.uint64)
-    order_frame = pd.DataFrame({"t": t, "digest": digests, "cid": ids.astype(np.int64) if integers else ids,
-                                "pos": np.arange(len(ids))})
-    order = order_frame.sort_values(["t", "digest", "cid"], kind="mergesort")["pos"].to_numpy()
-    fold = np.empty(len(ids), dtype=np.int64)
-    fold[order] = np.arange(len(ids)) % folds
-    return fold
+    cid = ids.astype(np.int64) if integers else ids
+    texts = cid.astype(str).tolist() if integers else [_id_text(value) for value in ids]
+    digests = blake2b_64(texts, key=str(int(seed)).encode())
+    return deal_folds({"t": t, "digest": digests, "cid": cid}, folds)
 
 
 def skip_reason(ids: Sequence, treatment: Sequence, folds: int = 5, seed: int = 42,

@@ -1,0 +1,56 @@
+"""The fold schemes of the uplift models and the churn model, checked against their documented definition
+written out one customer at a time with hexdigest texts."""
+import hashlib
+
+import numpy as np
+import pytest
+
+import customer_value as cv
+import uplift_model as um
+from hashed_folds import blake2b_64, deal_folds
+
+
+def _reference_folds(ids, arms, folds, text, key=b""):
+    order = sorted(range(len(ids)), key=lambda i: (arms[i], hashlib.blake2b(text(ids[i]).encode(), digest_size=8,
+                                                                            key=key).hexdigest(), ids[i]))
+    fold = [0] * len(ids)
+    for position, i in enumerate(order):
+        fold[i] = position % folds
+    return fold
+
+
+@pytest.fixture(scope="module")
+def ids():
+    rng = np.random.default_rng(5)
+    values = np.unique(rng.integers(-50, 10**12, size=1200))
+    return rng.permutation(np.r_[values[:994], 0, -7, 2**62])
+
+
+def test_blake2b_64_sorts_as_hex_text(ids):
+    texts = [str(value) for value in ids]
+    digests = blake2b_64(texts, key=b"42")
+    hexes = [hashlib.blake2b(text.encode(), digest_size=8, key=b"42").hexdigest() for text in texts]
+    assert [f"{int(d):016x}" for d in digests] == hexes
+    assert np.argsort(digests, kind="stable").tolist() == sorted(range(len(hexes)), key=hexes.__getitem__)
+
+
+def test_uplift_folds_follow_the_documented_scheme(ids):
+    arms = (np.arange(len(ids)) % 3 == 0).astype(int)
+    expected = _reference_folds(ids.tolist(), arms.tolist(), 5, str, key=b"42")
+    assert um.assign_folds(ids, arms, folds=5, seed=42).tolist() == expected
+    # the same folds from text-like float ids, and a different seed deals differently
+    assert um.assign_folds(ids.astype(float), arms, folds=5, seed=42).tolist() == expected
+    assert um.assign_folds(ids, arms, folds=5, seed=7).tolist() != expected
+
+
+def test_churn_folds_follow_the_documented_scheme(ids):
+    expected = _reference_folds(ids.tolist(), [0] * len(ids), 4, lambda cid: f"13:{cid}")
+    assert cv._fold_of(ids, 4, 13).tolist() == expected
+    assert cv._fold_of(ids.astype(object), 4, 13).tolist() == expected
+    assert np.bincount(expected).tolist() == [250, 249, 249, 249]
+
+
+def test_deal_folds_breaks_ties_by_the_later_keys():
+    fold = deal_folds({"digest": np.array([5, 5, 1, 5], dtype=np.uint64), "cid": np.array([9, 3, 7, 1])}, 2)
+    # order: (1,7) (5,1) (5,3) (5,9) -> positions 2, 3, 1, 0
+    assert fold.tolist() == [1, 0, 0, 1]
