@@ -1,6 +1,6 @@
 -- The unit of the customer-value models: a customer's purchase day (several orders on one day are one
--- transaction, as in Fader, Hardie & Lee 2005), over every sale in the data. The Python models cut it at the
--- reference date themselves, because the holdout check needs the days after its own, earlier cutoff.
+-- transaction, as in Fader, Hardie & Lee 2005), over every sale in the data, in exact decimals.
+-- int_customer_value_summaries cuts it at each fit's cutoff.
 with
 
 sales as (
@@ -26,8 +26,8 @@ purchase_days as (
 select
     purchase_days.customer_id,
     purchase_days.purchase_date,
-    cast(purchase_days.revenue as double) as revenue,
-    cast(purchase_days.gross_margin as double) as gross_margin,
+    cast(purchase_days.revenue as decimal(18, 2)) as revenue,
+    cast(purchase_days.gross_margin as decimal(18, 2)) as gross_margin,
     as_of.reference_date
 from purchase_days
 cross join as_of

@@ -26,10 +26,13 @@ def model(dbt, session):
     bg = (estimates["r"], estimates["alpha"], estimates["a"], estimates["b"])
     cutoff = pd.Timestamp(fit["reference_date"].iloc[0]).date()
 
-    days = (dbt.ref("int_customer_purchase_days").df().rename(columns={"revenue": "amount"})
-            .sort_values(["customer_id", "purchase_date"], ignore_index=True))
-    holdout_end = pd.Timestamp(days["reference_date"].iloc[0]).date()
-    summary = cv.calibration_summary(days, cutoff, holdout_end=holdout_end)
+    # Sorted by customer, so that the cross-fitted churn model does not depend on the order DuckDB's threads
+    # returned rows in.
+    summaries = dbt.ref("int_customer_value_summaries").filter("fit_scope = 'holdout_calibration'")
+    holdout_end = summaries.aggregate("max(holdout_end)").fetchall()[0][0]
+    summary = (summaries.project("customer_id, x, t_x, T, recency_days, total_value, holdout_purchases, "
+                                 "holdout_value, holdout_length")
+               .order("customer_id").df())
     x, t_x, T = summary["x"].to_numpy(), summary["t_x"].to_numpy(), summary["T"].to_numpy()
 
     no_purchase = (summary["holdout_purchases"] == 0).to_numpy()

@@ -36,18 +36,19 @@ def model(dbt, session):
     bg = (estimates["bg_nbd.r"], estimates["bg_nbd.alpha"], estimates["bg_nbd.a"], estimates["bg_nbd.b"])
     gg = (estimates["gamma_gamma.p"], estimates["gamma_gamma.q"], estimates["gamma_gamma.gamma"])
 
-    # Sorted, and money summed with fsum, so that nothing depends on the order DuckDB's threads returned rows in.
-    days = (dbt.ref("int_customer_purchase_days").df().rename(columns={"revenue": "amount"})
-            .sort_values(["customer_id", "purchase_date"], ignore_index=True))
-    reference_date = pd.Timestamp(days["reference_date"].iloc[0]).date()
-    calibration = days[pd.to_datetime(days["purchase_date"]) < pd.Timestamp(reference_date)]
+    # Sorted by customer, and money summed with fsum, so that nothing depends on the order DuckDB's threads
+    # returned rows in.
+    summary = (dbt.ref("int_customer_value_summaries").filter("fit_scope = 'reference'")
+               .project("customer_id, first_purchase_date, x, t_x, T, monetary_value, total_value, total_margin, "
+                        "recency_days")
+               .order("customer_id").df())
+    reference_date = pd.Timestamp(fit["reference_date"].iloc[0]).date()
     # Without a margin-rate setting, the margin actually earned on the calibration period's sales.
     margin_rate = (
         margin_setting if margin_setting is not None
-        else math.fsum(calibration["gross_margin"]) / math.fsum(calibration["amount"])
+        else math.fsum(summary["total_margin"]) / math.fsum(summary["total_value"])
     )
 
-    summary = cv.calibration_summary(days, reference_date)
     x, t_x, T = summary["x"].to_numpy(), summary["t_x"].to_numpy(), summary["T"].to_numpy()
     mean_value = summary["monetary_value"].to_numpy()
     p_alive = cv.p_alive(bg, x, t_x, T)

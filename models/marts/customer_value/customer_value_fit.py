@@ -18,10 +18,10 @@ COLUMNS = {
     "customers": "bigint", "converged": "boolean", "calibration_start": "date", "calibration_end": "date",
     "time_unit": "varchar",
 }
+SUMMARY_COLUMNS = "customer_id, first_purchase_date, x, t_x, T, monetary_value"
 
 
-def fit_rows(days: pd.DataFrame, scope: str, cutoff) -> list[dict]:
-    summary = cv.calibration_summary(days, cutoff)
+def fit_rows(summary: pd.DataFrame, scope: str, cutoff) -> list[dict]:
     bg = cv.fit_bgnbd(summary["x"], summary["t_x"], summary["T"])
     gg = cv.fit_gamma_gamma(summary["x"], summary["monetary_value"])
     common = {
@@ -54,12 +54,18 @@ def fit_rows(days: pd.DataFrame, scope: str, cutoff) -> list[dict]:
 def model(dbt, session):
     dbt.config(materialized="table")
     holdout_days = model_settings.holdout_days(dbt.config.meta_get("clv_holdout_days"))
-    days = dbt.ref("int_customer_purchase_days").df().sort_values(["customer_id", "purchase_date"], ignore_index=True)
-    if days.empty:
+    summaries = dbt.ref("int_customer_value_summaries")
+    scope_cutoffs = dict(summaries.aggregate("fit_scope, max(cutoff_date)").fetchall())
+    if "reference" not in scope_cutoffs:
         raise ValueError("customer_value_fit: there are no purchase days to fit (no sales in transactions)")
-    days = days.rename(columns={"revenue": "amount"})
-    reference_date = pd.Timestamp(days["reference_date"].iloc[0]).date()
+    reference_date = scope_cutoffs["reference"]
     cutoff = reference_date - dt.timedelta(days=holdout_days)
 
-    rows = fit_rows(days, "reference", reference_date) + fit_rows(days, "holdout_calibration", cutoff)
+    def summary(scope):
+        # Sorted by customer, so that the fits do not depend on the order DuckDB's threads returned rows in.
+        return (summaries.filter(f"fit_scope = '{scope}'").project(SUMMARY_COLUMNS).order("customer_id").df())
+
+    reference, holdout = summary("reference"), summary("holdout_calibration")
+
+    rows = fit_rows(reference, "reference", reference_date) + fit_rows(holdout, "holdout_calibration", cutoff)
     return model_settings.typed(session, pd.DataFrame(rows), COLUMNS)
