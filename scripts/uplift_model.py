@@ -124,6 +124,7 @@ does not remove). A group without a treated or without a control customer has Na
 from __future__ import annotations
 
 import decimal
+import hashlib
 import numbers
 from collections.abc import Mapping, Sequence
 
@@ -213,6 +214,9 @@ def _id_text(value: object) -> str:
     return str(value)
 
 
+_LAST_FOLDS: dict = {}
+
+
 def assign_folds(ids: Sequence, treatment: Sequence, folds: int = 5, seed: int = 42) -> np.ndarray:
     """Fold (0..folds-1) per customer, aligned with `ids`: stratified by arm, keyed-hash order within each arm
     (BLAKE2b-64 keyed with the seed, ties by id), controls then treated dealt round-robin. Depends only on the ids,
@@ -224,9 +228,23 @@ def assign_folds(ids: Sequence, treatment: Sequence, folds: int = 5, seed: int =
     # integers.
     integers = pd.api.types.infer_dtype(ids, skipna=False) == "integer"
     cid = ids.astype(np.int64) if integers else ids
-    texts = cid.astype(str).tolist() if integers else [_id_text(value) for value in ids]
+    # skip_reason and cross_fitted_uplift deal the same customers in turn, in any row order: the last integer
+    # dealing is kept, keyed by its inputs in (arm, id) order, so millions of ids are hashed once.
+    memo_key = None
+    if integers:
+        canonical = np.lexsort((cid, t))
+        memo_key = (hashlib.sha256(cid[canonical].tobytes()).digest(),
+                    hashlib.sha256(t[canonical].tobytes()).digest(), folds, int(seed))
+        if _LAST_FOLDS.get("key") == memo_key:
+            fold = np.empty(len(cid), dtype=np.int64)
+            fold[canonical] = _LAST_FOLDS["fold"]
+            return fold
+    texts = [str(value) for value in cid.tolist()] if integers else [_id_text(value) for value in ids]
     digests = blake2b_64(texts, key=str(int(seed)).encode())
-    return deal_folds({"t": t, "digest": digests, "cid": cid}, folds)
+    fold = deal_folds({"t": t, "digest": digests, "cid": cid}, folds)
+    if memo_key is not None:
+        _LAST_FOLDS.update(key=memo_key, fold=fold[canonical])
+    return fold
 
 
 def skip_reason(ids: Sequence, treatment: Sequence, folds: int = 5, seed: int = 42,
@@ -262,28 +280,37 @@ def uplift_ranks(predicted_uplift: object) -> tuple[np.ndarray, np.ndarray]:
 # ------------------------------------------------------------------------------------------ cross-fitting
 
 
-def _category_text(column: pd.Series) -> np.ndarray:
-    """Object array of the values as text (`str(value)`), None where missing."""
-    missing = column.isna().to_numpy()
-    return np.array([None if gone else str(value) for value, gone in zip(column.tolist(), missing)], dtype=object)
+def _category_codes(column: pd.Series) -> tuple[list[str], np.ndarray]:
+    """The values as text (`str(value)`): their distinct texts sorted, and each row's index in that list (-1 where
+    missing). Only the distinct values are turned into text, not every row."""
+    raw_codes, uniques = pd.factorize(column, use_na_sentinel=True)
+    texts = [str(value) for value in uniques]
+    categories = sorted(set(texts))
+    position = {text: i for i, text in enumerate(categories)}
+    lookup = np.array([position[text] for text in texts] + [-1], dtype=np.int64)   # raw code -1 -> -1
+    return categories, lookup[raw_codes]
 
 
-def _categories(text: np.ndarray) -> list[str]:
-    return sorted(set(text.tolist()) - {None})
+def _present(codes: np.ndarray) -> np.ndarray:
+    """The category codes that occur (sorted), missing left out."""
+    return np.unique(codes[codes >= 0])
 
 
-def _one_hot(text: np.ndarray, categories: list[str]) -> np.ndarray:
-    """Indicator columns in `categories` order; missing and unseen values are all-zero rows."""
-    codes = pd.Index(categories, dtype=object).get_indexer(text).astype(np.int64)       # -1: unseen or missing
-    out = np.zeros((len(codes), len(categories)), dtype="float64")
-    known = codes >= 0
-    out[np.nonzero(known)[0], codes[known]] = 1.0
+def _one_hot(codes: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """Indicator columns of the category codes in `present`, in that order; a missing code or one not in
+    `present` (unseen in training) gives an all-zero row."""
+    column_of = np.full(int(max(codes.max(initial=-1), present.max(initial=-1))) + 2, -1, dtype=np.int64)
+    column_of[present] = np.arange(len(present))
+    columns = column_of[codes]                                     # code -1 reads the last slot: -1
+    out = np.zeros((len(codes), len(present)), dtype="float64")
+    known = columns >= 0
+    out[np.nonzero(known)[0], columns[known]] = 1.0
     return out
 
 
-def _design(numeric: np.ndarray, texts: list[np.ndarray], rows: np.ndarray,
-            categories: list[list[str]]) -> np.ndarray:
-    blocks = [numeric[rows]] + [_one_hot(text[rows], cats) for text, cats in zip(texts, categories)]
+def _design(numeric: np.ndarray, codes: list[np.ndarray], rows: np.ndarray, presents: list[np.ndarray]
+            ) -> np.ndarray:
+    blocks = [numeric[rows]] + [_one_hot(code[rows], present) for code, present in zip(codes, presents)]
     return np.hstack(blocks)
 
 
@@ -365,7 +392,7 @@ def cross_fitted_uplift(frame: pd.DataFrame, features: list[str], treatment_col:
     numeric_cols = [c for c in features if c not in categorical]
     numeric = np.column_stack([_float_values(data[c], f"{what}: feature {c!r}", allow_nan=True)
                                for c in numeric_cols]) if numeric_cols else np.zeros((n, 0))
-    texts = [_category_text(data[c]) for c in categorical]
+    codes = [_category_codes(data[c])[1] for c in categorical]
 
     fold = assign_folds(ids.to_numpy(dtype=object), t, folds, seed)
     for k in range(folds):
@@ -381,9 +408,10 @@ def cross_fitted_uplift(frame: pd.DataFrame, features: list[str], treatment_col:
     for k in range(folds):
         test = np.nonzero(fold == k)[0]
         train = np.nonzero(fold != k)[0]
-        categories = [_categories(text[train]) for text in texts]
-        X_train = _design(numeric, texts, train, categories)
-        X_test = _design(numeric, texts, test, categories)
+        # The categories seen in training, sorted by their text: one indicator column each.
+        presents = [_present(code[train]) for code in codes]
+        X_train = _design(numeric, codes, train, presents)
+        X_test = _design(numeric, codes, test, presents)
         if method == "t_learner":
             for arm, target in ((1, treated_pred), (0, control_pred)):
                 rows = t[train] == arm

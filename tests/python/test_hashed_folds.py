@@ -54,3 +54,19 @@ def test_deal_folds_breaks_ties_by_the_later_keys():
     fold = deal_folds({"digest": np.array([5, 5, 1, 5], dtype=np.uint64), "cid": np.array([9, 3, 7, 1])}, 2)
     # order: (1,7) (5,1) (5,3) (5,9) -> positions 2, 3, 1, 0
     assert fold.tolist() == [1, 0, 0, 1]
+
+
+def test_uplift_folds_repeated_in_another_row_order_are_the_same(ids):
+    """assign_folds keeps its last integer dealing: a second call with the rows shuffled must still give each
+    customer the fold of the documented scheme, and other ids or arms must not be served from it."""
+    arms = (np.arange(len(ids)) % 4 == 0).astype(int)
+    expected = np.array(_reference_folds(ids.tolist(), arms.tolist(), 5, str, key=b"42"))
+    assert um.assign_folds(ids, arms, 5, 42).tolist() == expected.tolist()
+    order = np.random.default_rng(1).permutation(len(ids))
+    assert um.assign_folds(ids[order], arms[order], 5, 42).tolist() == expected[order].tolist()
+    flipped = arms.copy()
+    flipped[:10] = 1 - flipped[:10]
+    assert um.assign_folds(ids, flipped, 5, 42).tolist() == _reference_folds(ids.tolist(), flipped.tolist(), 5,
+                                                                             str, key=b"42")
+    assert um.assign_folds(ids + 1, arms, 5, 42).tolist() == _reference_folds((ids + 1).tolist(), arms.tolist(), 5,
+                                                                              str, key=b"42")

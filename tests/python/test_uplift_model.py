@@ -300,12 +300,15 @@ def test_identical_under_row_shuffling_and_across_runs(small, method):
 
 
 def test_categories_sorted_unseen_and_missing_are_zero():
-    text = um._category_text(pd.Series(["b", None, "a", "c", np.nan, 3]))
-    assert text.tolist() == ["b", None, "a", "c", None, "3"]
-    categories = um._categories(text[:3])                      # "c" and "3" are unseen in training
-    assert categories == ["a", "b"]
-    np.testing.assert_array_equal(um._one_hot(text, categories),
-                                  [[0, 1], [0, 0], [1, 0], [0, 0], [0, 0], [0, 0]])
+    categories, codes = um._category_codes(pd.Series(["b", None, "a", "c", np.nan, 3, "3"], dtype=object))
+    assert categories == ["3", "a", "b", "c"]                 # 3 and "3" are the same text
+    assert codes.tolist() == [2, -1, 1, 3, -1, 0, 0]
+    present = um._present(codes[:3])                           # "c" and "3" are unseen in training
+    assert [categories[i] for i in present] == ["a", "b"]
+    np.testing.assert_array_equal(um._one_hot(codes, present),
+                                  [[0, 1], [0, 0], [1, 0], [0, 0], [0, 0], [0, 0], [0, 0]])
+    floats = um._category_codes(pd.Series([2.0, np.nan, 1.5]))
+    assert floats[0] == ["1.5", "2.0"] and floats[1].tolist() == [1, -1, 0]
 
 
 def test_rare_categories_missing_values_and_decimals_are_handled(small):
