@@ -222,13 +222,15 @@ def id_hashes(customer_ids: object) -> np.ndarray:
     values = np.asarray(customer_ids) if hasattr(customer_ids, "__array__") else None
     if values is not None and values.ndim == 1 and np.issubdtype(values.dtype, np.integer):
         ids = pd.DataFrame({"row": np.arange(values.size, dtype=np.int64), "id": values.astype(np.int64)})
-        # An in-memory database of its own (a dbt model's connection is busy with the model); ordered by row
-        # so the hashes line up with the ids whatever the thread count.
+        # An in-memory database of its own (a dbt model's connection is busy with the model). Each hash is put
+        # back at its row, so they line up with the ids whatever order the threads return them in (no sort).
         with duckdb.connect() as con:
-            hashes = con.execute(
-                "select cast('0x' || left(md5(cast(id as varchar)), 16) as ubigint) as hash from ids order by row"
-            ).fetchnumpy()["hash"]
-        return np.asarray(hashes, dtype=np.uint64)
+            result = con.execute(
+                "select \"row\", cast('0x' || left(md5(cast(id as varchar)), 16) as ubigint) as hash from ids"
+            ).fetchnumpy()
+        hashes = np.empty(values.size, dtype=np.uint64)
+        hashes[np.asarray(result["row"], dtype=np.int64)] = np.asarray(result["hash"], dtype=np.uint64)
+        return hashes
     ids = customer_ids.tolist() if hasattr(customer_ids, "tolist") else list(customer_ids)
     md5 = hashlib.md5
     digests = b"".join([md5(str(value).encode("utf-8")).digest()[:8] for value in ids])
@@ -242,17 +244,18 @@ def k_search_sample(customer_ids: object, size: int | None) -> np.ndarray:
     id_hashes, ties (64-bit hashes: practically never) broken by the id's text. The set depends only on the
     ids and the size, never on the row order or the thread count, and a larger size keeps the smaller one's
     customers (the lowest hashes stay the lowest)."""
-    ids = customer_ids.tolist() if hasattr(customer_ids, "tolist") else list(customer_ids)
+    ids = customer_ids if hasattr(customer_ids, "__array__") else list(customer_ids)
     mask = np.ones(len(ids), dtype=bool)
     if size is None or len(ids) <= size:
         return mask
-    hashes = id_hashes(customer_ids if hasattr(customer_ids, "__array__") else ids)
-    order = np.argsort(hashes, kind="stable")
-    cutoff = hashes[order[size - 1]]
-    chosen = order[hashes[order] < cutoff]
-    tied = order[hashes[order] == cutoff]
+    hashes = id_hashes(ids)
+    # The size-th lowest hash by selection (linear), not by sorting millions of them: the same cutoff.
+    cutoff = np.partition(hashes, size - 1)[size - 1]
+    chosen = np.flatnonzero(hashes < cutoff)
+    tied = np.flatnonzero(hashes == cutoff)  # in row order
     if len(chosen) + len(tied) > size:  # break ties at the cutoff by the id's text
-        tied = tied[np.argsort(np.array([str(ids[i]) for i in tied], dtype=object), kind="stable")]
+        values = ids.tolist() if hasattr(ids, "tolist") else ids
+        tied = tied[np.argsort(np.array([str(values[i]) for i in tied], dtype=object), kind="stable")]
     mask[:] = False
     mask[chosen] = True
     mask[tied[: size - len(chosen)]] = True
@@ -295,19 +298,34 @@ def _validated_customers(frame: pd.DataFrame) -> pd.DataFrame:
         if nulls:
             raise ValueError(f"column {column} has {nulls} null value(s)")
     ids = frame["customer_id"]
-    duplicated = ids.duplicated()
-    if duplicated.any():
-        raise ValueError(
-            f"customer_id is not unique: {int(duplicated.sum())} duplicated row(s), e.g. {ids[duplicated].iloc[0]!r}"
-        )
+    # Integer ids already strictly increasing (as a model's query orders them) are unique and sorted: the
+    # hashing duplicate check and the sort of millions of rows are skipped, the result is the same.
+    increasing = _strictly_increasing_integers(ids)
+    if not increasing:
+        duplicated = ids.duplicated()
+        if duplicated.any():
+            raise ValueError(
+                f"customer_id is not unique: {int(duplicated.sum())} duplicated row(s),"
+                f" e.g. {ids[duplicated].iloc[0]!r}"
+            )
     customers = pd.DataFrame({"customer_id": ids.reset_index(drop=True)})
     for column in FEATURES:
         customers[column] = _as_float(frame[column], column)
+    if increasing:
+        return customers
     try:
         customers = customers.sort_values("customer_id", kind="mergesort")
     except TypeError as error:
         raise ValueError(f"customer_id values cannot be sorted (mixed types?): {error}") from error
     return customers.reset_index(drop=True)
+
+
+def _strictly_increasing_integers(ids: pd.Series) -> bool:
+    """True when `ids` is a numpy integer column whose values strictly increase down the rows."""
+    if not (isinstance(ids.dtype, np.dtype) and ids.dtype.kind in "iu"):
+        return False
+    values = ids.to_numpy()
+    return bool(np.all(values[1:] > values[:-1]))
 
 
 @dataclass(frozen=True)
@@ -364,7 +382,9 @@ def _prepare(frame: pd.DataFrame, options: ClusterOptions) -> _Prepared:
     mean = np.where(constant, features[0], mean)
     scale = np.where(constant | (scale == 0), 1.0, scale)
     X = np.ascontiguousarray((features - mean) / scale)
-    return _Prepared(X, customers, clustered, mean, scale, np.median(original, axis=0))
+    # Column by column: a contiguous partition each, about twice as fast as along axis 0; the same medians.
+    medians = np.array([np.median(np.ascontiguousarray(original[:, j])) for j in range(original.shape[1])])
+    return _Prepared(X, customers, clustered, mean, scale, medians)
 
 
 def prepare_features(frame: pd.DataFrame, options: ClusterOptions | None = None) -> tuple[np.ndarray, pd.DataFrame]:
@@ -511,10 +531,11 @@ def _search_sample(
             " that the search sample can be drawn by id"
         )
     if not checked:
-        ids = pd.Series(ids.tolist() if hasattr(ids, "tolist") else list(ids))
+        # From the array itself: a list of millions of Python ints is slow to build and to read back.
+        ids = pd.Series(np.asarray(ids) if hasattr(ids, "__array__") else list(ids))
         if len(ids) != X.shape[0]:
             raise ValueError(f"customer_ids has {len(ids)} values for {X.shape[0]} rows of X")
-        if ids.isna().any() or ids.duplicated().any():
+        if not _strictly_increasing_integers(ids) and (ids.isna().any() or ids.duplicated().any()):
             raise ValueError("customer_ids are not unique, or have nulls")
     return k_search_sample(ids, size)
 

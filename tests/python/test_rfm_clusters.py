@@ -322,6 +322,31 @@ def test_few_customers_lower_k_max():
     assert rc.select_k(rc.prepare_features(repeated)[0])["k"].tolist() == [2, 3]
 
 
+def test_sorted_integer_ids_take_the_fast_path_with_the_same_result(lognormal):
+    # Ids already strictly increasing skip the duplicate check and the sort; the result is the one of any order.
+    ordered = lognormal.sort_values("customer_id").reset_index(drop=True)
+    assert rc._strictly_increasing_integers(ordered["customer_id"])
+    for other in (lognormal, ordered.iloc[::-1], ordered.astype({"customer_id": "float64"})):
+        assert not rc._strictly_increasing_integers(other["customer_id"])
+    assert not rc._strictly_increasing_integers(pd.Series([1, 2, 2, 3]))
+    assert not rc._strictly_increasing_integers(pd.Series([1, 2, 3], dtype="Int64"))
+    assert not rc._strictly_increasing_integers(pd.Series(["1", "2", "3"]))
+    assert rc._strictly_increasing_integers(pd.Series([7], dtype="uint32"))
+    options = rc.ClusterOptions(outliers="iqr")
+    X, customers = rc.prepare_features(ordered, options)
+    X_shuffled, customers_shuffled = rc.prepare_features(lognormal, options)
+    np.testing.assert_array_equal(X, X_shuffled)
+    pd.testing.assert_frame_equal(customers, customers_shuffled, check_exact=True)
+    expected = ordered[["customer_id", *FEATURES]].astype({name: "float64" for name in FEATURES})
+    pd.testing.assert_frame_equal(customers.drop(columns="outlier_group"), expected, check_exact=True)
+    with pytest.raises(ValueError, match="customer_id is not unique: 1 duplicated"):
+        rc.prepare_features(valid_frame().assign(customer_id=[1, 2, 2, 4, 5, 6, 7, 8, 9, 10]))
+    # The medians of the naming rule: those of the clustered customers, computed by pandas.
+    prepared = rc._prepare(ordered, options)
+    clustered = customers["outlier_group"].isna()
+    np.testing.assert_array_equal(prepared.medians, customers.loc[clustered, FEATURES].median().to_numpy())
+
+
 def test_constant_variable_and_decimal_input():
     rng = np.random.default_rng(3)
     frame = pd.DataFrame(
@@ -547,6 +572,39 @@ def test_k_search_threshold_at_or_above_the_customers_changes_nothing(planted):
         rc.select_k(X, rc.ClusterOptions(k_search_sample_size=100))
     with pytest.raises(ValueError, match="not unique"):
         rc.select_k(X, rc.ClusterOptions(k_search_sample_size=100), customer_ids=[1] * n)
+
+
+def test_k_search_sample_breaks_ties_at_the_cutoff_by_the_ids_text(monkeypatch):
+    # 64-bit hashes practically never tie: planted hashes with ties at the cutoff, against a sort by (hash, text).
+    ids = np.array([15, 3, 22, 101, 7, 40, 9, 1000, 11, 5])
+    hashes = np.array([4, 2, 4, 9, 4, 1, 4, 2, 8, 4], dtype=np.uint64)
+    monkeypatch.setattr(rc, "id_hashes", lambda values: hashes)
+    ranked = sorted(range(len(ids)), key=lambda i: (int(hashes[i]), str(ids[i])))
+    for size in range(1, len(ids)):
+        mask = rc.k_search_sample(ids, size)
+        assert mask.sum() == size and set(ids[mask]) == set(ids[ranked[:size]]), size
+        assert set(ids[rc.k_search_sample(pd.Series(ids, index=ids[::-1]), size)]) == set(ids[mask])
+
+
+def test_integer_id_hashes_line_up_with_their_rows_over_several_row_groups():
+    # Hundreds of thousands of ids: DuckDB hashes them on several threads, each hash must come back to its row.
+    ids = np.random.default_rng(2).permutation(300_000) * 7 - 1000
+    expected = np.frombuffer(b"".join(hashlib.md5(str(v).encode()).digest()[:8] for v in ids.tolist()), dtype=">u8")
+    assert (rc.id_hashes(ids) == expected.astype(np.uint64)).all()
+
+
+def test_search_sample_ids_are_checked_whatever_their_order():
+    X, customers = rc.prepare_features(blobs(PLANTED, per_group=100, seed=6))
+    options = rc.ClusterOptions(k_search_sample_size=150)
+    ids = customers["customer_id"].to_numpy()
+    expected = rc.k_search_sample(ids, 150)
+    assert (rc._search_sample(X, ids, options) == expected).all()  # sorted, as prepare_features gives them
+    assert (rc._search_sample(X, pd.Series(ids[::-1]), options) == expected[::-1]).all()
+    assert (rc._search_sample(X, ids.tolist(), options) == expected).all()
+    for bad in (np.r_[ids[:-1], ids[0]], np.r_[ids[:-2], ids[-3], ids[-1]], pd.Series(ids, dtype="Int64").where(
+            ids != ids[5])):
+        with pytest.raises(ValueError, match="not unique, or have nulls"):
+            rc._search_sample(X, bad, options)
 
 
 @pytest.mark.parametrize(("size", "stored"), [(None, None), (0, None), (100, 100), (np.int64(5000), 5000)])

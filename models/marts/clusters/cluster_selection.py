@@ -44,7 +44,8 @@ def model(dbt, session):
     )
     rfm = dbt.ref("rfm_features")
     campaigns = rfm.project("campaign_id, launch_date").distinct().df()
-    customers_per_date = rfm.query("rfm", CUSTOMERS_PER_LAUNCH_DATE).df()
+    # As numpy arrays: DuckDB's DataFrame conversion of millions of rows costs more than the query.
+    customers_per_date = pd.DataFrame(rfm.query("rfm", CUSTOMERS_PER_LAUNCH_DATE).fetchnumpy())
 
     selections = []
     for launch_date, customers in sorted(customers_per_date.groupby("launch_date"), key=lambda item: item[0]):
