@@ -253,7 +253,7 @@ def test_variables_steer_the_python_models(built: dict, tmp_path: Path) -> None:
     shutil.copy(built["db"], db)
     variables = {"cluster_k": 4, "cluster_outliers": "iqr", "cluster_transform": "none", "clv_margin_rate": 0.4,
                  "clv_holdout_days": 90}
-    assert crm.dbt(["build", "--quiet", "--select", "cluster_selection+", "customer_value_fit+",
+    assert crm.dbt(["build", "--quiet", "--select", "cluster_selection+", "int_customer_value_summaries+",
                     "--vars", json.dumps(variables)], db) == 0
     selection = query(db, "select * from cluster_selection")
     assert selection["k"].eq(4).all() and selection["is_chosen"].all()
@@ -292,3 +292,27 @@ def test_a_bad_variable_stops_the_build_with_its_name(built: dict, tmp_path: Pat
     )
     assert result.returncode != 0
     assert "variable cluster_transform must be one of log1p, none; got 'sqrt'" in result.stdout
+
+
+def _dbt_output(db: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "dbt"), *args, "--project-dir", str(ROOT), "--profiles-dir", str(ROOT)],
+        cwd=ROOT, capture_output=True, text=True, env={**os.environ, "CRM_UPLIFT_DB": str(db)},
+    )
+
+
+def test_a_holdout_length_is_checked_where_the_summary_is_made_and_where_it_is_fitted(built: dict,
+                                                                                      tmp_path: Path) -> None:
+    """A holdout length that is not a whole number stops the SQL summary; a fit whose holdout length differs from
+    the one its (upstream) summary was built with stops with both cutoffs named, and leaves the table as it was."""
+    db = tmp_path / "holdout.duckdb"
+    shutil.copy(built["db"], db)
+    bad = _dbt_output(db, "build", "--select", "int_customer_value_summaries", "--vars", '{"clv_holdout_days": 2.5}')
+    assert bad.returncode != 0
+    assert "variable clv_holdout_days must be a whole number of at least 1, got '2.5'" in bad.stdout
+    before = query(db, "select * from customer_value_fit order by all")
+    stale = _dbt_output(db, "run", "--select", "customer_value_fit", "--vars", '{"clv_holdout_days": 30}')
+    assert stale.returncode != 0
+    assert "int_customer_value_summaries was built for a holdout cutoff of" in stale.stdout
+    assert "clv_holdout_days=30 gives" in stale.stdout
+    pd.testing.assert_frame_equal(query(db, "select * from customer_value_fit order by all"), before)

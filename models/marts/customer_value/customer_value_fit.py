@@ -60,6 +60,15 @@ def model(dbt, session):
         raise ValueError("customer_value_fit: there are no purchase days to fit (no sales in transactions)")
     reference_date = scope_cutoffs["reference"]
     cutoff = reference_date - dt.timedelta(days=holdout_days)
+    # The summary is an upstream table: a build that selected only this model could pair it with another
+    # holdout length, and fit one cutoff's data under another's dates.
+    built_cutoff = scope_cutoffs.get("holdout_calibration")
+    if built_cutoff is not None and built_cutoff != cutoff:
+        raise ValueError(
+            f"customer_value_fit: int_customer_value_summaries was built for a holdout cutoff of {built_cutoff}, "
+            f"but clv_holdout_days={holdout_days} gives {cutoff}; build it with the same variables "
+            "(dbt build --select int_customer_value_summaries+)"
+        )
 
     def summary(scope):
         # Sorted by customer, so that the fits do not depend on the order DuckDB's threads returned rows in.
