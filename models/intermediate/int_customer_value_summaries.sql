@@ -22,86 +22,103 @@ as_of as (
 
 -- `reference` drives customer_value; `holdout_calibration` stops clv_holdout_days earlier and is scored on
 -- the days from its cutoff to the reference date.
-scopes as (
+cutoffs as (
+    select
+        reference_date,
+        cast({{ dbt.dateadd('day', -(holdout_days | float | int), 'reference_date') }} as date) as holdout_cutoff
+    from as_of
+),
+
+-- One pass over the purchase days, both scopes' figures side by side. Each scope takes every day before its
+-- cutoff, so a scope that has the customer at all has their first purchase day: its value is taken once.
+customer_days as (
+    select
+        purchase_days.customer_id,
+        min(purchase_days.purchase_date) as first_purchase_date,
+        {{ value_at_min('purchase_days.revenue', 'purchase_days.purchase_date') }} as first_day_value,
+        sum(case when purchase_days.purchase_date < cutoffs.reference_date then 1 else 0 end)
+            as reference_days,
+        max(case when purchase_days.purchase_date < cutoffs.reference_date then purchase_days.purchase_date end)
+            as reference_last_date,
+        sum(case when purchase_days.purchase_date < cutoffs.reference_date then purchase_days.revenue end)
+            as reference_value,
+        sum(case when purchase_days.purchase_date < cutoffs.reference_date then purchase_days.gross_margin end)
+            as reference_margin,
+        sum(case when purchase_days.purchase_date < cutoffs.holdout_cutoff then 1 else 0 end)
+            as calibration_days,
+        max(case when purchase_days.purchase_date < cutoffs.holdout_cutoff then purchase_days.purchase_date end)
+            as calibration_last_date,
+        sum(case when purchase_days.purchase_date < cutoffs.holdout_cutoff then purchase_days.revenue end)
+            as calibration_value,
+        sum(case when purchase_days.purchase_date < cutoffs.holdout_cutoff then purchase_days.gross_margin end)
+            as calibration_margin,
+        sum(case
+            when purchase_days.purchase_date >= cutoffs.holdout_cutoff
+                and purchase_days.purchase_date < cutoffs.reference_date then 1 else 0
+        end) as holdout_days_bought,
+        sum(case
+            when purchase_days.purchase_date >= cutoffs.holdout_cutoff
+                and purchase_days.purchase_date < cutoffs.reference_date then purchase_days.revenue
+        end) as holdout_days_value
+    from purchase_days
+    cross join cutoffs
+    group by purchase_days.customer_id
+),
+
+scoped as (
     select
         'reference' as fit_scope,
-        reference_date as cutoff_date,
-        cast(null as date) as holdout_end
-    from as_of
+        cutoffs.reference_date as cutoff_date,
+        cast(null as date) as holdout_end,
+        customer_days.customer_id,
+        customer_days.first_purchase_date,
+        customer_days.reference_last_date as last_purchase_date,
+        customer_days.reference_days as purchase_day_count,
+        customer_days.first_day_value,
+        customer_days.reference_value as total_value,
+        customer_days.reference_margin as total_margin,
+        cast(null as bigint) as holdout_purchases,
+        cast(null as decimal(18, 2)) as holdout_value
+    from customer_days
+    cross join cutoffs
+    where customer_days.reference_days > 0
     union all
     select
         'holdout_calibration' as fit_scope,
-        cast({{ dbt.dateadd('day', -(holdout_days | float | int), 'reference_date') }} as date) as cutoff_date,
-        reference_date as holdout_end
-    from as_of
-),
-
-calibration as (
-    select
-        scopes.fit_scope,
-        purchase_days.customer_id,
-        min(purchase_days.purchase_date) as first_purchase_date,
-        max(purchase_days.purchase_date) as last_purchase_date,
-        count(*) as purchase_day_count,
-        sum(purchase_days.revenue) as total_value,
-        sum(purchase_days.gross_margin) as total_margin
-    from purchase_days
-    inner join scopes
-        on purchase_days.purchase_date < scopes.cutoff_date
-    group by scopes.fit_scope, purchase_days.customer_id
-),
-
--- Exact decimals, so the repeat days' value is the total less the first day's without rounding error.
-first_day as (
-    select
-        calibration.fit_scope,
-        calibration.customer_id,
-        purchase_days.revenue as first_day_value
-    from calibration
-    inner join purchase_days
-        on calibration.customer_id = purchase_days.customer_id
-        and calibration.first_purchase_date = purchase_days.purchase_date
-),
-
-holdout as (
-    select
-        scopes.fit_scope,
-        purchase_days.customer_id,
-        count(*) as holdout_purchases,
-        sum(purchase_days.revenue) as holdout_value
-    from purchase_days
-    inner join scopes
-        on purchase_days.purchase_date >= scopes.cutoff_date
-        and purchase_days.purchase_date < scopes.holdout_end
-    group by scopes.fit_scope, purchase_days.customer_id
+        cutoffs.holdout_cutoff as cutoff_date,
+        cutoffs.reference_date as holdout_end,
+        customer_days.customer_id,
+        customer_days.first_purchase_date,
+        customer_days.calibration_last_date as last_purchase_date,
+        customer_days.calibration_days as purchase_day_count,
+        customer_days.first_day_value,
+        customer_days.calibration_value as total_value,
+        customer_days.calibration_margin as total_margin,
+        customer_days.holdout_days_bought as holdout_purchases,
+        customer_days.holdout_days_value as holdout_value
+    from customer_days
+    cross join cutoffs
+    where customer_days.calibration_days > 0
 ),
 
 summaries as (
     select
-        calibration.fit_scope,
-        scopes.cutoff_date,
-        scopes.holdout_end,
-        calibration.customer_id,
-        calibration.first_purchase_date,
-        calibration.purchase_day_count - 1 as x,
-        cast({{ dbt.datediff('calibration.first_purchase_date', 'calibration.last_purchase_date', 'day') }}
-            as double) as t_x,
-        cast({{ dbt.datediff('calibration.first_purchase_date', 'scopes.cutoff_date', 'day') }} - 1
-            as double) as {{ adapter.quote('T') }},
-        cast(calibration.total_value - first_day.first_day_value as decimal(18, 2)) as repeat_value,
-        calibration.total_value,
-        calibration.total_margin,
-        holdout.holdout_purchases,
-        holdout.holdout_value
-    from calibration
-    inner join scopes
-        on calibration.fit_scope = scopes.fit_scope
-    inner join first_day
-        on calibration.fit_scope = first_day.fit_scope
-        and calibration.customer_id = first_day.customer_id
-    left join holdout
-        on calibration.fit_scope = holdout.fit_scope
-        and calibration.customer_id = holdout.customer_id
+        fit_scope,
+        cutoff_date,
+        holdout_end,
+        customer_id,
+        first_purchase_date,
+        purchase_day_count - 1 as x,
+        cast({{ dbt.datediff('first_purchase_date', 'last_purchase_date', 'day') }} as double) as t_x,
+        cast({{ dbt.datediff('first_purchase_date', 'cutoff_date', 'day') }} - 1 as double)
+            as {{ adapter.quote('T') }},
+        -- Exact decimals, so the repeat days' value is the total less the first day's without rounding error.
+        cast(total_value - first_day_value as decimal(18, 2)) as repeat_value,
+        total_value,
+        total_margin,
+        holdout_purchases,
+        holdout_value
+    from scoped
 )
 
 select

@@ -79,24 +79,50 @@ baseline_basket as (
     group by launch_date
 ),
 
-category_segment as (
+-- Each customer has one segment in each scheme: their category rows are joined to the customer once and
+-- summed per pair of segments (a few hundred rows), and each scheme's figures are sums over the other.
+category_segment_pairs as (
     select
         customer_categories.launch_date,
-        customer_segments.segment_scheme,
-        customer_segments.segment,
+        scored_customers.rfm_segment,
+        scored_customers.lifecycle_segment,
         customer_categories.category,
-        cast(sum(customer_categories.orders) as bigint) as segment_orders,
+        sum(customer_categories.orders) as segment_orders,
         count(*) as segment_buyers,
         sum(customer_categories.revenue) as segment_revenue
     from customer_categories
-    inner join customer_segments
-        on customer_categories.launch_date = customer_segments.launch_date
-        and customer_categories.customer_id = customer_segments.customer_id
+    inner join scored_customers
+        on customer_categories.launch_date = scored_customers.launch_date
+        and customer_categories.customer_id = scored_customers.customer_id
     group by
         customer_categories.launch_date,
-        customer_segments.segment_scheme,
-        customer_segments.segment,
+        scored_customers.rfm_segment,
+        scored_customers.lifecycle_segment,
         customer_categories.category
+),
+
+category_segment as (
+    select
+        launch_date,
+        'rfm_tier' as segment_scheme,
+        rfm_segment as segment,
+        category,
+        cast(sum(segment_orders) as bigint) as segment_orders,
+        cast(sum(segment_buyers) as bigint) as segment_buyers,
+        sum(segment_revenue) as segment_revenue
+    from category_segment_pairs
+    group by launch_date, rfm_segment, category
+    union all
+    select
+        launch_date,
+        'lifecycle' as segment_scheme,
+        lifecycle_segment as segment,
+        category,
+        cast(sum(segment_orders) as bigint) as segment_orders,
+        cast(sum(segment_buyers) as bigint) as segment_buyers,
+        sum(segment_revenue) as segment_revenue
+    from category_segment_pairs
+    group by launch_date, lifecycle_segment, category
 ),
 
 -- Every segment against every category, including the ones it never bought: those are the largest gaps.
