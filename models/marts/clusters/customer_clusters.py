@@ -8,9 +8,9 @@ and then once on all customers from the sample's centroids (rfm_clusters.fit_clu
 
 Only the four RFM columns go through pandas (fetched as numpy arrays, cheaper than DuckDB's DataFrame
 conversion), once per launch date; the assignments are joined back to rfm_features in DuckDB, so money stays
-decimal and the campaign rows are never copied through Python. The rows are ordered by campaign_id and
-customer_id through each campaign's rank: the same order, but a sort of millions of wide rows on two integer
-keys instead of a text key is about twice as fast.
+decimal and the campaign rows are never copied through Python. Like the SQL marts, the table is stored in no
+particular order (query it with an `order by`): sorting millions of wide rows only to store them in order
+cost as much as the join and the write together.
 """
 
 import pandas as pd
@@ -36,13 +36,6 @@ CUSTOMERS_PER_LAUNCH_DATE = """
     qualify row_number() over (partition by launch_date, customer_id order by campaign_id) = 1
     order by launch_date, customer_id
 """
-
-# Each campaign's position in campaign_id order; a null campaign_id gets no rank and sorts last, as it would.
-CAMPAIGN_RANKS = """
-    select campaign_id, row_number() over (order by campaign_id) as campaign_rank
-    from (select distinct campaign_id from rfm where campaign_id is not null)
-"""
-
 
 def _size(value):
     """A sample size read back from cluster_selection: null (all customers) arrives as NaN."""
@@ -83,12 +76,7 @@ def model(dbt, session):
     joined = rfm.set_alias("r").join(
         session.from_df(assignments).set_alias("a"),
         "r.launch_date = cast(a.launch_date as date) and r.customer_id = a.customer_id",
-    ).join(rfm.query("rfm", CAMPAIGN_RANKS).set_alias("c"), "r.campaign_id = c.campaign_id", how="left")
+    )
     source = {name: f'a."{name}"' if name in FROM_ASSIGNMENTS else f'r."{name}"' for name in COLUMNS}
     typed = ", ".join(f'cast({source[name]} as {sql_type}) as "{name}"' for name, sql_type in COLUMNS.items())
-    # Ordered as campaign_id, customer_id (see the module docstring); the rank column is dropped afterwards.
-    return (
-        joined.project(f'{typed}, c.campaign_rank as "__campaign_rank"')
-        .order('"__campaign_rank", customer_id')
-        .project(", ".join(f'"{name}"' for name in COLUMNS))
-    )
+    return joined.project(typed)
