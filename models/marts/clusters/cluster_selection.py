@@ -19,12 +19,12 @@ COLUMNS = {
     "silhouette_sample_size": "bigint", "k_search_sample_size": "bigint",
 }
 
-# One row per launch date and customer: campaigns launched on the same day see the same pre-launch RFM, so
-# each customer is clustered once (the row of the first campaign by id, all of them being equal).
+# One row per launch date and customer: campaigns launched on the same day share the pre-launch RFM, so each
+# customer is clustered once. rfm_features repeats exactly these rows of int_customer_rfm_at_launch_dates for
+# every campaign; reading them here saves picking one campaign's row out of the repeats.
 CUSTOMERS_PER_LAUNCH_DATE = """
     select launch_date, customer_id, recency_days, frequency, cast(monetary as double) as monetary
     from rfm
-    qualify row_number() over (partition by launch_date, customer_id order by campaign_id) = 1
     order by launch_date, customer_id
 """
 
@@ -45,7 +45,8 @@ def model(dbt, session):
     rfm = dbt.ref("rfm_features")
     campaigns = rfm.project("campaign_id, launch_date").distinct().df()
     # As numpy arrays: DuckDB's DataFrame conversion of millions of rows costs more than the query.
-    customers_per_date = pd.DataFrame(rfm.query("rfm", CUSTOMERS_PER_LAUNCH_DATE).fetchnumpy())
+    customer_rfm = dbt.ref("int_customer_rfm_at_launch_dates")
+    customers_per_date = pd.DataFrame(customer_rfm.query("rfm", CUSTOMERS_PER_LAUNCH_DATE).fetchnumpy())
 
     selections = []
     for launch_date, customers in sorted(customers_per_date.groupby("launch_date"), key=lambda item: item[0]):

@@ -28,12 +28,12 @@ COLUMNS = {
 }
 FROM_ASSIGNMENTS = ("cluster_id", "cluster_name", "cluster_action", "outlier_group", "distance_to_centroid")
 
-# One row per launch date and customer (campaigns launched on the same day share the pre-launch RFM; the row
-# of the first campaign by id, as in cluster_selection).
+# One row per launch date and customer: campaigns launched on the same day share the pre-launch RFM, so each
+# customer is clustered once. rfm_features repeats exactly these rows of int_customer_rfm_at_launch_dates for
+# every campaign; reading them here saves picking one campaign's row out of the repeats.
 CUSTOMERS_PER_LAUNCH_DATE = """
     select launch_date, customer_id, recency_days, frequency, cast(monetary as double) as monetary
     from rfm
-    qualify row_number() over (partition by launch_date, customer_id order by campaign_id) = 1
     order by launch_date, customer_id
 """
 
@@ -46,7 +46,8 @@ def model(dbt, session):
     dbt.config(materialized="table")
     selection = dbt.ref("cluster_selection").df()
     rfm = dbt.ref("rfm_features")
-    customers_per_date = pd.DataFrame(rfm.query("rfm", CUSTOMERS_PER_LAUNCH_DATE).fetchnumpy())
+    customer_rfm = dbt.ref("int_customer_rfm_at_launch_dates")
+    customers_per_date = pd.DataFrame(customer_rfm.query("rfm", CUSTOMERS_PER_LAUNCH_DATE).fetchnumpy())
 
     chosen = selection[selection["is_chosen"]]
     clustered = []
