@@ -53,7 +53,7 @@ import pandas as pd
 from scipy import optimize, special, stats
 from threadpoolctl import threadpool_limits
 
-from hashed_folds import blake2b_64, deal_folds
+from hashed_folds import blake2b_64, blake2b_64_of_integers, deal_folds
 
 __all__ = [
     "BgNbdFit",
@@ -150,10 +150,28 @@ def _distinct_rows(*columns: np.ndarray) -> tuple[list[np.ndarray], np.ndarray, 
     million customers, 0.77 million distinct (x, t_x, T), 31 thousand distinct (x, T)). Sorted, so every sum
     over them is independent of the customers' order.
     """
-    grouped = pd.DataFrame(dict(enumerate(columns))).groupby(list(range(len(columns))), sort=True, dropna=False)
-    counts = grouped.size()
-    distinct = [np.asarray(counts.index.get_level_values(i), dtype=np.float64) for i in range(len(columns))]
-    return distinct, counts.to_numpy(dtype=np.float64), grouped.ngroup().to_numpy()
+    # The group index pandas' groupby builds, without the groupby: each column factorised in sorted order, the
+    # codes combined into one integer whose order is the rows' lexicographic order, that integer factorised in
+    # sorted order. Columns with NaN, or too many distinct values for one int64, take the groupby itself.
+    values = [np.asarray(column, dtype=np.float64) for column in columns]
+    factorised = [pd.factorize(column, sort=True) for column in values]
+    sizes = [len(uniques) for _, uniques in factorised]
+    if any(np.isnan(column).any() for column in values) or math.prod(sizes) >= 2**62:
+        grouped = pd.DataFrame(dict(enumerate(columns))).groupby(list(range(len(columns))), sort=True, dropna=False)
+        counts = grouped.size()
+        distinct = [np.asarray(counts.index.get_level_values(i), dtype=np.float64) for i in range(len(columns))]
+        return distinct, counts.to_numpy(dtype=np.float64), grouped.ngroup().to_numpy()
+    combined = factorised[0][0].astype(np.int64)
+    for (codes, _), size in zip(factorised[1:], sizes[1:]):
+        combined = combined * size + codes
+    group, keys = pd.factorize(combined, sort=True)
+    counts = np.bincount(group, minlength=len(keys)).astype(np.float64)
+    distinct = []
+    for (_, uniques), size in zip(reversed(factorised), reversed(sizes)):
+        distinct.append(np.asarray(uniques[keys % size] if size else uniques, dtype=np.float64))
+        keys = keys // size if size else keys
+    distinct.reverse()
+    return distinct, counts, group.astype(np.int64)
 
 
 def purchase_days(
@@ -933,7 +951,9 @@ def churn_band(p_alive: Any, high_below: float = 0.3, low_from: float = 0.7) -> 
     p = np.asarray(p_alive, dtype=np.float64).reshape(-1)
     if np.any(~np.isfinite(p)) or np.any((p < 0) | (p > 1)):
         raise ValueError("churn_band: p_alive must be probabilities in [0, 1] (no NaN)")
-    return np.where(p < high_below, "high", np.where(p >= low_from, "low", "medium")).astype(object)
+    # Band codes 0 = high, 1 = medium, 2 = low, read from one array of the three texts.
+    code = np.where(p < high_below, 0, np.where(p >= low_from, 2, 1))
+    return np.array(["high", "medium", "low"], dtype=object)[code]
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -1023,10 +1043,20 @@ def calibration_by_decile(prob: Any, label: Any, key: Any = None, n_bins: int = 
         keys = np.asarray(key).reshape(-1)
         if keys.size != n:
             raise ValueError(f"key: length {keys.size} does not match prob's length {n}")
-        if pd.Series(keys).duplicated().any():
-            raise ValueError("key: must be unique (it breaks ties in the probability)")
-        frame = pd.DataFrame({"prob": prob, "key": keys, "pos": np.arange(n)})
-        order = frame.sort_values(["prob", "key"], kind="mergesort")["pos"].to_numpy()
+        if keys.dtype.kind in "biu":
+            # Integer keys: strictly increasing keys (the usual, id-sorted input) are unique; otherwise
+            # duplicates are neighbours once sorted. numpy's stable lexsort (last key primary) gives pandas'
+            # stable (prob, key) order.
+            if not np.all(keys[1:] > keys[:-1]):
+                sorted_keys = np.sort(keys)
+                if np.any(sorted_keys[1:] == sorted_keys[:-1]):
+                    raise ValueError("key: must be unique (it breaks ties in the probability)")
+            order = np.lexsort((keys, prob))
+        else:
+            if pd.Series(keys).duplicated().any():
+                raise ValueError("key: must be unique (it breaks ties in the probability)")
+            frame = pd.DataFrame({"prob": prob, "key": keys, "pos": np.arange(n)})
+            order = frame.sort_values(["prob", "key"], kind="mergesort")["pos"].to_numpy()
     bins = np.empty(n, dtype=np.int64)
     bins[order] = np.arange(n) * int(n_bins) // max(n, 1) + 1
     table = (pd.DataFrame({"decile": bins, "prob": prob, "label": y})
@@ -1044,10 +1074,13 @@ def _fold_of(customer_ids: np.ndarray, folds: int, seed: int) -> np.ndarray:
     and deal them round-robin into ``folds`` folds. Depends only on the set of ids and the seed, never on the
     input order or the labels, and gives folds whose sizes differ by at most one."""
     ids = np.asarray(customer_ids)
-    # Integer ids (millions of them) are formatted from Python ints, which prints them as numpy's own
-    # integers do and is faster than numpy's string functions.
-    texts = [f"{seed}:{cid}" for cid in (ids.tolist() if np.issubdtype(ids.dtype, np.integer) else customer_ids)]
-    return deal_folds({"digest": blake2b_64(texts), "cid": customer_ids}, folds)
+    if np.issubdtype(ids.dtype, np.integer):
+        # Integer ids (millions of them) are formatted from Python ints, which prints them as numpy's own
+        # integers do, after the hashed prefix f"{seed}:".
+        digests = blake2b_64_of_integers(ids, prefix=f"{seed}:".encode())
+    else:
+        digests = blake2b_64([f"{seed}:{cid}" for cid in customer_ids])
+    return deal_folds({"digest": digests, "cid": customer_ids}, folds)
 
 
 @_single_threaded

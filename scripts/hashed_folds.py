@@ -16,18 +16,46 @@ import pandas as pd
 def blake2b_64(texts: Sequence[str], key: bytes = b"") -> np.ndarray:
     """BLAKE2b digests of 8 bytes (keyed with ``key``; empty means unkeyed), read as big-endian uint64, which
     sorts exactly as the digests' hex texts do."""
-    blake2b = hashlib.blake2b
-    joined = b"".join([blake2b(text.encode(), digest_size=8, key=key).digest() for text in texts])
-    return np.frombuffer(joined, dtype=">u8").astype(np.uint64)
+    # Each text is hashed by a copy of one hasher already set up with the key: the same digests as a new
+    # hasher per text, without keying millions of them.
+    copy = hashlib.blake2b(digest_size=8, key=key).copy
+    digests = []
+    append = digests.append
+    for text in texts:
+        hasher = copy()
+        hasher.update(text.encode())
+        append(hasher.digest())
+    return np.frombuffer(b"".join(digests), dtype=">u8").astype(np.uint64)
+
+
+def blake2b_64_of_integers(values: np.ndarray, prefix: bytes = b"", key: bytes = b"") -> np.ndarray:
+    """:func:`blake2b_64` of the texts ``prefix + str(value)`` of integer ``values`` (prefix as UTF-8 bytes),
+    without building the texts: the prefix is hashed once and each value's decimal digits are added to a copy."""
+    start = hashlib.blake2b(digest_size=8, key=key)
+    start.update(prefix)
+    copy = start.copy
+    digests = []
+    append = digests.append
+    for value in np.asarray(values).tolist():
+        hasher = copy()
+        hasher.update(str(value).encode())
+        append(hasher.digest())
+    return np.frombuffer(b"".join(digests), dtype=">u8").astype(np.uint64)
 
 
 def deal_folds(sort_keys: Mapping[str, np.ndarray], folds: int) -> np.ndarray:
     """Fold (0..folds-1) per row: rows ordered by ``sort_keys`` (column name -> values, earlier keys first,
     stable) and dealt round-robin."""
-    frame = pd.DataFrame(dict(sort_keys))
-    n = len(frame)
-    frame["__pos"] = np.arange(n)
-    order = frame.sort_values(list(sort_keys), kind="mergesort")["__pos"].to_numpy()
+    columns = [np.asarray(values) for values in sort_keys.values()]
+    if columns and all(column.ndim == 1 and column.dtype.kind in "biu" for column in columns):
+        # Integer keys: numpy's lexsort (stable, last key primary) gives pandas' stable multi-column order.
+        n = len(columns[0])
+        order = np.lexsort(columns[::-1])
+    else:
+        frame = pd.DataFrame(dict(sort_keys))
+        n = len(frame)
+        frame["__pos"] = np.arange(n)
+        order = frame.sort_values(list(sort_keys), kind="mergesort")["__pos"].to_numpy()
     fold = np.empty(n, dtype=np.int64)
     fold[order] = np.arange(n) % folds
     return fold

@@ -44,8 +44,10 @@ def model(dbt, session):
     })
     scored = pd.DataFrame({
         "customer_id": summary["customer_id"],
-        "holdout_start": cutoff,
-        "holdout_end": holdout_end,
+        # Timestamps, not Python dates: DuckDB reads a datetime64 column at once but a column of date objects
+        # one object at a time; model_settings.typed casts them back to dates.
+        "holdout_start": pd.Timestamp(cutoff),
+        "holdout_end": pd.Timestamp(holdout_end),
         "holdout_days": summary["holdout_length"],
         "repeat_purchase_days": x,
         "days_first_to_last_purchase": t_x,

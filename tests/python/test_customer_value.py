@@ -618,6 +618,57 @@ def test_calibration_by_decile_hand_example() -> None:
     assert list(small["customers"]) == [3, 2] * 5
 
 
+def test_calibration_by_decile_integer_keys_order_as_pandas() -> None:
+    """Integer keys take numpy's lexsort: the same bins as pandas' stable (prob, key) sort, ties included."""
+    rng = np.random.default_rng(8)
+    for n in (1, 2, 9, 10, 11, 257):
+        prob = np.round(rng.uniform(size=n), 1)                 # many ties
+        label = rng.integers(0, 2, size=n)
+        keys = rng.permutation(np.arange(-5, n - 5) * 3)        # unique, shuffled, negative ones too
+        frame = pd.DataFrame({"prob": prob, "key": keys, "pos": np.arange(n)})
+        order = frame.sort_values(["prob", "key"], kind="mergesort")["pos"].to_numpy()
+        bins = np.empty(n, dtype=np.int64)
+        bins[order] = np.arange(n) * 10 // n + 1
+        table = cv.calibration_by_decile(prob, label, key=keys)
+        assert table["decile"].tolist() == sorted(set(bins.tolist()))
+        assert table["customers"].tolist() == np.bincount(bins)[sorted(set(bins.tolist()))].tolist()
+        sorted_keys = cv.calibration_by_decile(prob[np.argsort(keys)], label[np.argsort(keys)], key=np.sort(keys))
+        pd.testing.assert_frame_equal(table["customers"].to_frame(), sorted_keys["customers"].to_frame())
+    with pytest.raises(ValueError, match="unique"):
+        cv.calibration_by_decile([0.1, 0.2, 0.3], [0, 1, 0], key=np.array([3, 1, 3]))
+    with pytest.raises(ValueError, match="unique"):
+        cv.calibration_by_decile([0.1, 0.2, 0.3], [0, 1, 0], key=np.array([1, 1, 3]))
+
+
+def test_distinct_rows_match_a_pandas_groupby() -> None:
+    """_distinct_rows builds the group index without a groupby: the same distinct rows (signed zeros and
+    infinities included), counts and row indices as the groupby it replaces; NaN takes the groupby itself."""
+    def groupby_rows(*columns):
+        grouped = pd.DataFrame(dict(enumerate(columns))).groupby(list(range(len(columns))), sort=True,
+                                                                 dropna=False)
+        counts = grouped.size()
+        distinct = [np.asarray(counts.index.get_level_values(i), dtype=np.float64) for i in range(len(columns))]
+        return distinct, counts.to_numpy(dtype=np.float64), grouped.ngroup().to_numpy()
+
+    rng = np.random.default_rng(3)
+    pool = [0.0, -0.0, 1.0, 2.5, -3.0, np.inf, -np.inf, 7.0, 1e300]
+    for k in (1, 2, 3):
+        for n in (0, 1, 7, 500):
+            cases = [[rng.choice(pool, size=n) for _ in range(k)], [rng.integers(0, 4, n) * 1.0 for _ in range(k)]]
+            if n:
+                with_nan = [c.copy() for c in cases[0]]
+                with_nan[-1][0] = np.nan
+                cases.append(with_nan)
+            for columns in cases:
+                expected, got = groupby_rows(*columns), cv._distinct_rows(*columns)
+                assert len(got[0]) == k
+                for e, g in zip(expected[0], got[0]):
+                    assert g.dtype == e.dtype and np.array_equal(g, e, equal_nan=True)
+                    assert np.array_equal(np.signbit(g), np.signbit(e))
+                for e, g in zip(expected[1:], got[1:]):
+                    assert g.dtype == e.dtype and np.array_equal(g, e)
+
+
 @pytest.fixture(scope="module")
 def churn_data(weeks: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
     features = pd.DataFrame({"customer_id": weeks["customer_id"], "recency": weeks["recency_days"],

@@ -3,11 +3,12 @@ written out one customer at a time with hexdigest texts."""
 import hashlib
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import customer_value as cv
 import uplift_model as um
-from hashed_folds import blake2b_64, deal_folds
+from hashed_folds import blake2b_64, blake2b_64_of_integers, deal_folds
 
 
 def _reference_folds(ids, arms, folds, text, key=b""):
@@ -70,3 +71,25 @@ def test_uplift_folds_repeated_in_another_row_order_are_the_same(ids):
                                                                              str, key=b"42")
     assert um.assign_folds(ids + 1, arms, 5, 42).tolist() == _reference_folds((ids + 1).tolist(), arms.tolist(), 5,
                                                                               str, key=b"42")
+
+
+def test_blake2b_64_of_integers_hashes_prefix_and_decimal_text(ids):
+    for prefix, key in ((b"", b"42"), (b"13:", b""), (b"7:", b"7")):
+        texts = [prefix.decode() + str(value) for value in ids.tolist()]
+        assert np.array_equal(blake2b_64_of_integers(ids, prefix=prefix, key=key), blake2b_64(texts, key=key))
+    assert blake2b_64_of_integers(np.array([], dtype=np.int64)).dtype == np.uint64
+
+
+def test_deal_folds_with_integer_keys_deals_as_the_pandas_sort():
+    """Integer keys take numpy's lexsort; other keys pandas' stable sort: the same order, ties included."""
+    rng = np.random.default_rng(2)
+    for n in (0, 1, 5, 300):
+        keys = {"t": rng.integers(0, 2, n), "digest": rng.integers(0, 4, n).astype(np.uint64),
+                "cid": rng.integers(-3, 3, n)}
+        frame = pd.DataFrame(keys).assign(pos=np.arange(n))
+        order = frame.sort_values(list(keys), kind="mergesort")["pos"].to_numpy()
+        expected = np.empty(n, dtype=np.int64)
+        expected[order] = np.arange(n) % 3
+        assert deal_folds(keys, 3).tolist() == expected.tolist()
+        as_objects = {**keys, "cid": keys["cid"].astype(object)}
+        assert deal_folds(as_objects, 3).tolist() == expected.tolist()

@@ -22,7 +22,11 @@ COLUMNS = {
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    scored = dbt.ref("int_customer_value_holdout_scored").df().sort_values("customer_id")
+    # Only the columns used here are fetched (the scored table has sixteen).
+    scored = dbt.ref("int_customer_value_holdout_scored").project(
+        "customer_id, holdout_start, holdout_end, no_purchase_in_holdout, p_alive, p_no_purchase_in_holdout, "
+        "logistic_no_purchase_probability"
+    ).df().sort_values("customer_id")
     label = scored["no_purchase_in_holdout"].to_numpy()
     customer_ids = scored["customer_id"].to_numpy()
     predictors = {

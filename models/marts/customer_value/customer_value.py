@@ -55,7 +55,9 @@ def model(dbt, session):
 
     result = pd.DataFrame({
         "customer_id": summary["customer_id"],
-        "reference_date": reference_date,
+        # A timestamp, not a Python date: DuckDB reads a datetime64 column at once but a column of date objects
+        # one object at a time; model_settings.typed casts it back to a date.
+        "reference_date": pd.Timestamp(reference_date),
         "first_purchase_date": summary["first_purchase_date"],
         "purchase_days": x + 1,
         "repeat_purchase_days": x,

@@ -44,7 +44,9 @@ def model(dbt, session):
         "campaign_id, customer_id, recency_days, frequency, cast(monetary as double) as monetary, rfm_score, "
         "rfm_segment, lifecycle_segment"
     )
-    data = outcomes.join(features, "campaign_id, customer_id", how="inner").df()
+    # Ordered by customer in DuckDB: each comparison's frame below (one campaign, so unique ids) then comes out
+    # sorted already, and the sorts below find nothing to move.
+    data = outcomes.join(features, "campaign_id, customer_id", how="inner").order("customer_id").df()
 
     results = []
     for campaign_id in sorted(data["campaign_id"].unique()):
