@@ -36,22 +36,14 @@ customer_days as (
         purchase_days.customer_id,
         min(purchase_days.purchase_date) as first_purchase_date,
         {{ value_at_min('purchase_days.revenue', 'purchase_days.purchase_date') }} as first_day_value,
-        sum(case when purchase_days.purchase_date < cutoffs.reference_date then 1 else 0 end)
-            as reference_days,
-        max(case when purchase_days.purchase_date < cutoffs.reference_date then purchase_days.purchase_date end)
-            as reference_last_date,
-        sum(case when purchase_days.purchase_date < cutoffs.reference_date then purchase_days.revenue end)
-            as reference_value,
-        sum(case when purchase_days.purchase_date < cutoffs.reference_date then purchase_days.gross_margin end)
-            as reference_margin,
-        sum(case when purchase_days.purchase_date < cutoffs.holdout_cutoff then 1 else 0 end)
-            as calibration_days,
-        max(case when purchase_days.purchase_date < cutoffs.holdout_cutoff then purchase_days.purchase_date end)
-            as calibration_last_date,
-        sum(case when purchase_days.purchase_date < cutoffs.holdout_cutoff then purchase_days.revenue end)
-            as calibration_value,
-        sum(case when purchase_days.purchase_date < cutoffs.holdout_cutoff then purchase_days.gross_margin end)
-            as calibration_margin,
+        {%- for scope, cutoff in [('reference', 'cutoffs.reference_date'), ('calibration', 'cutoffs.holdout_cutoff')] %}
+        sum(case when purchase_days.purchase_date < {{ cutoff }} then 1 else 0 end) as {{ scope }}_days,
+        max(case when purchase_days.purchase_date < {{ cutoff }} then purchase_days.purchase_date end)
+            as {{ scope }}_last_date,
+        sum(case when purchase_days.purchase_date < {{ cutoff }} then purchase_days.revenue end) as {{ scope }}_value,
+        sum(case when purchase_days.purchase_date < {{ cutoff }} then purchase_days.gross_margin end)
+            as {{ scope }}_margin,
+        {%- endfor %}
         sum(case
             when purchase_days.purchase_date >= cutoffs.holdout_cutoff
                 and purchase_days.purchase_date < cutoffs.reference_date then 1 else 0

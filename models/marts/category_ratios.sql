@@ -102,27 +102,21 @@ category_segment_pairs as (
 ),
 
 category_segment as (
-    select
-        launch_date,
-        'rfm_tier' as segment_scheme,
-        rfm_segment as segment,
-        category,
-        cast(sum(segment_orders) as bigint) as segment_orders,
-        cast(sum(segment_buyers) as bigint) as segment_buyers,
-        sum(segment_revenue) as segment_revenue
-    from category_segment_pairs
-    group by launch_date, rfm_segment, category
+    {%- for scheme, column in [('rfm_tier', 'rfm_segment'), ('lifecycle', 'lifecycle_segment')] %}
+    {%- if not loop.first %}
     union all
+    {%- endif %}
     select
         launch_date,
-        'lifecycle' as segment_scheme,
-        lifecycle_segment as segment,
+        '{{ scheme }}' as segment_scheme,
+        {{ column }} as segment,
         category,
         cast(sum(segment_orders) as bigint) as segment_orders,
         cast(sum(segment_buyers) as bigint) as segment_buyers,
         sum(segment_revenue) as segment_revenue
     from category_segment_pairs
-    group by launch_date, lifecycle_segment, category
+    group by launch_date, {{ column }}, category
+    {%- endfor %}
 ),
 
 -- Every segment against every category, including the ones it never bought: those are the largest gaps.
