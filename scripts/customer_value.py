@@ -53,7 +53,7 @@ import pandas as pd
 from scipy import optimize, special, stats
 from threadpoolctl import threadpool_limits
 
-from hashed_folds import blake2b_64, blake2b_64_of_integers, deal_folds
+from hashed_folds import blake2b_64, deal_folds
 
 __all__ = [
     "BgNbdFit",
@@ -1074,12 +1074,9 @@ def _fold_of(customer_ids: np.ndarray, folds: int, seed: int) -> np.ndarray:
     and deal them round-robin into ``folds`` folds. Depends only on the set of ids and the seed, never on the
     input order or the labels, and gives folds whose sizes differ by at most one."""
     ids = np.asarray(customer_ids)
-    if np.issubdtype(ids.dtype, np.integer):
-        # Integer ids (millions of them) are formatted from Python ints, which prints them as numpy's own
-        # integers do, after the hashed prefix f"{seed}:".
-        digests = blake2b_64_of_integers(ids, prefix=f"{seed}:".encode())
-    else:
-        digests = blake2b_64([f"{seed}:{cid}" for cid in customer_ids])
+    # Integer ids (millions of them) are formatted from Python ints, which print them as numpy's own integers do.
+    values = ids.tolist() if np.issubdtype(ids.dtype, np.integer) else customer_ids
+    digests = blake2b_64((f"{cid}" for cid in values), prefix=f"{seed}:".encode())
     return deal_folds({"digest": digests, "cid": customer_ids}, folds)
 
 

@@ -7,38 +7,25 @@ their sizes differ by at most one.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
 
 
-def blake2b_64(texts: Sequence[str], key: bytes = b"") -> np.ndarray:
-    """BLAKE2b digests of 8 bytes (keyed with ``key``; empty means unkeyed), read as big-endian uint64, which
-    sorts exactly as the digests' hex texts do."""
-    # Each text is hashed by a copy of one hasher already set up with the key: the same digests as a new
+def blake2b_64(texts: Iterable[str], key: bytes = b"", prefix: bytes = b"") -> np.ndarray:
+    """BLAKE2b digests of 8 bytes of ``prefix`` followed by each text as UTF-8 (keyed with ``key``; empty means
+    unkeyed), read as big-endian uint64, which sorts exactly as the digests' hex texts do."""
+    # Each text is hashed by a copy of one hasher already keyed and fed the prefix: the same digests as a new
     # hasher per text, without keying millions of them.
-    copy = hashlib.blake2b(digest_size=8, key=key).copy
-    digests = []
-    append = digests.append
-    for text in texts:
-        hasher = copy()
-        hasher.update(text.encode())
-        append(hasher.digest())
-    return np.frombuffer(b"".join(digests), dtype=">u8").astype(np.uint64)
-
-
-def blake2b_64_of_integers(values: np.ndarray, prefix: bytes = b"", key: bytes = b"") -> np.ndarray:
-    """:func:`blake2b_64` of the texts ``prefix + str(value)`` of integer ``values`` (prefix as UTF-8 bytes),
-    without building the texts: the prefix is hashed once and each value's decimal digits are added to a copy."""
     start = hashlib.blake2b(digest_size=8, key=key)
     start.update(prefix)
     copy = start.copy
     digests = []
     append = digests.append
-    for value in np.asarray(values).tolist():
+    for text in texts:
         hasher = copy()
-        hasher.update(str(value).encode())
+        hasher.update(text.encode())
         append(hasher.digest())
     return np.frombuffer(b"".join(digests), dtype=">u8").astype(np.uint64)
 

@@ -134,7 +134,7 @@ from scipy import stats
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from threadpoolctl import threadpool_limits
 
-from hashed_folds import blake2b_64, blake2b_64_of_integers, deal_folds
+from hashed_folds import blake2b_64, deal_folds
 from significant_digits import SIGNIFICANT_DIGITS, round_significant
 
 # Fewer treated or control customers than this and an arm comparison is not modelled (see `skip_reason`).
@@ -240,8 +240,7 @@ def assign_folds(ids: Sequence, treatment: Sequence, folds: int = 5, seed: int =
             fold[canonical] = _LAST_FOLDS["fold"]
             return fold
     key = str(int(seed)).encode()
-    digests = (blake2b_64_of_integers(cid, key=key) if integers
-               else blake2b_64([_id_text(value) for value in ids], key=key))
+    digests = blake2b_64(map(str, cid.tolist()) if integers else map(_id_text, ids), key=key)
     fold = deal_folds({"t": t, "digest": digests, "cid": cid}, folds)
     if memo_key is not None:
         _LAST_FOLDS.update(key=memo_key, fold=fold[canonical])

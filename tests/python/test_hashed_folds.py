@@ -8,7 +8,7 @@ import pytest
 
 import customer_value as cv
 import uplift_model as um
-from hashed_folds import blake2b_64, blake2b_64_of_integers, deal_folds
+from hashed_folds import blake2b_64, deal_folds
 
 
 def _reference_folds(ids, arms, folds, text, key=b""):
@@ -73,11 +73,15 @@ def test_uplift_folds_repeated_in_another_row_order_are_the_same(ids):
                                                                               str, key=b"42")
 
 
-def test_blake2b_64_of_integers_hashes_prefix_and_decimal_text(ids):
+def test_blake2b_64_prefix_is_hashed_before_each_text(ids):
+    """The prefix, hashed once and copied, gives the digests of the joined texts, written out with hashlib."""
     for prefix, key in ((b"", b"42"), (b"13:", b""), (b"7:", b"7")):
-        texts = [prefix.decode() + str(value) for value in ids.tolist()]
-        assert np.array_equal(blake2b_64_of_integers(ids, prefix=prefix, key=key), blake2b_64(texts, key=key))
-    assert blake2b_64_of_integers(np.array([], dtype=np.int64)).dtype == np.uint64
+        texts = [str(value) for value in ids.tolist()]
+        expected = [int(hashlib.blake2b(prefix + text.encode(), digest_size=8, key=key).hexdigest(), 16)
+                    for text in texts]
+        assert blake2b_64(texts, key=key, prefix=prefix).tolist() == expected
+        assert blake2b_64(iter(texts), key=key, prefix=prefix).tolist() == expected
+    assert blake2b_64([]).dtype == np.uint64
 
 
 def test_deal_folds_with_integer_keys_deals_as_the_pandas_sort():
