@@ -511,12 +511,14 @@ def command_spark_build(args: argparse.Namespace) -> int:
     from the raw tables of a DuckDB warehouse exported to Parquet."""
     import bootstrap_env
 
+    # Before the export: a warehouse's raw tables take minutes to export, and without Java nothing could use them.
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        print("Spark needs Java 17 or newer (java is not on the PATH and JAVA_HOME is not set); nothing exported "
+              "or built", file=sys.stderr)
+        return 1
     spark_dir = args.spark_dir.resolve()
     variables = spark_raw_variables(args, spark_dir)
     if variables is None:
-        return 1
-    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
-        print("Spark needs Java 17 or newer (java is not on the PATH and JAVA_HOME is not set)", file=sys.stderr)
         return 1
     dbt_executable = bootstrap_env.ensure_spark_env()
     spark_dir.mkdir(parents=True, exist_ok=True)

@@ -31,9 +31,11 @@ def require_java() -> None:
         pytest.skip("java is not installed: Spark cannot run here")
 
 
-def crm(args: list[str], work: Path) -> subprocess.CompletedProcess:
-    """scripts/crm.py with dbt's target and log folders under `work` (others may be using target/)."""
-    env = {**os.environ, "DBT_TARGET_PATH": str(work / "target"), "DBT_LOG_PATH": str(work / "logs")}
+def crm(args: list[str], work: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """scripts/crm.py with dbt's target and log folders under `work` (others may be using target/), in this
+    process's environment or `env`."""
+    env = {**(os.environ if env is None else env), "DBT_TARGET_PATH": str(work / "target"),
+           "DBT_LOG_PATH": str(work / "logs")}
     return subprocess.run([sys.executable, str(ROOT / "scripts" / "crm.py"), *args], cwd=ROOT, capture_output=True,
                           text=True, env=env)
 

@@ -189,7 +189,9 @@ def test_spark_build_refuses_a_warehouse_it_cannot_export(tmp_path: Path, case: 
     (spark / "raw" / "raw").mkdir(parents=True)
     previous = spark / "raw" / "raw" / "orders.parquet"
     previous.write_text("the previous export")
-    result = crm(["spark-build", "--from-warehouse", str(db), "--spark-dir", str(spark)], tmp_path)
+    # Java is checked first; the export's refusal is what this test is about, on a machine with or without it.
+    env = {**os.environ, "JAVA_HOME": os.environ.get("JAVA_HOME") or str(tmp_path / "any-java")}
+    result = crm(["spark-build", "--from-warehouse", str(db), "--spark-dir", str(spark)], tmp_path, env)
     assert result.returncode == 1
     message = {"missing": "no warehouse file there", "no raw tables": "no raw tables",
                "not a warehouse": "cannot be opened as a DuckDB warehouse"}[case]
@@ -198,6 +200,20 @@ def test_spark_build_refuses_a_warehouse_it_cannot_export(tmp_path: Path, case: 
     assert previous.read_text() == "the previous export"
     assert sorted(p.name for p in spark.iterdir()) == ["raw"]
     assert sorted(str(p.relative_to(spark)) for p in spark.rglob("*")) == ["raw", "raw/raw", "raw/raw/orders.parquet"]
+
+
+def test_spark_build_without_java_refuses_before_exporting(tmp_path: Path) -> None:
+    db = tmp_path / "warehouse.duckdb"
+    small_warehouse(db)
+    spark = tmp_path / "spark"
+    # No java on the PATH (crm.py runs by its full path) and no JAVA_HOME.
+    env = {name: value for name, value in os.environ.items() if name != "JAVA_HOME"}
+    env["PATH"] = str(tmp_path / "empty-bin")
+    result = crm(["spark-build", "--from-warehouse", str(db), "--spark-dir", str(spark)], tmp_path, env)
+    assert result.returncode == 1
+    assert "Spark needs Java 17 or newer" in result.stderr
+    assert "nothing exported or built" in result.stderr
+    assert not spark.exists()
 
 
 def test_export_errors_name_the_file(tmp_path: Path) -> None:
