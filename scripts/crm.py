@@ -327,7 +327,7 @@ def load_and_build(source: Path, db: Path, source_type: str = "thelook") -> int:
         print(f"load failed, warehouse unchanged: {error}", file=sys.stderr)
         return 1
     print("building the marts with dbt (models and data tests) ...")
-    code = dbt(["build", *source_vars(source_type)], db)
+    code = dbt(["build", *with_vars(source_variables(source_type), [])], db)
     if code != 0:
         print("dbt build failed: see the messages above", file=sys.stderr)
     return code
@@ -341,10 +341,31 @@ def source_variables(source_type: str, imported_results: bool = False) -> dict:
     return variables
 
 
-def source_vars(source_type: str, imported_results: bool = False) -> list[str]:
-    """source_variables as dbt arguments."""
-    variables = source_variables(source_type, imported_results)
-    return ["--vars", json.dumps(variables)] if variables else []
+def with_vars(defaults: dict, dbt_args: list[str]) -> list[str]:
+    """`dbt_args` with one `--vars`: `defaults` updated with the user's own `--vars` (theirs win, key by key).
+
+    dbt keeps only the last `--vars` it is given, so passing the user's after ours would drop ours: the source
+    a warehouse was loaded from, or where Spark's raw files are. A `--vars` that is not a YAML mapping goes to
+    dbt as it is, for dbt to report."""
+    import yaml
+
+    user: dict = {}
+    rest: list[str] = []
+    args = iter(dbt_args)
+    for arg in args:
+        if arg == "--vars" or arg.startswith("--vars="):
+            text = arg.partition("=")[2] if "=" in arg else next(args, "")
+            try:
+                parsed = yaml.safe_load(text) if text.strip() else {}
+            except yaml.YAMLError:
+                parsed = None
+            if not isinstance(parsed, dict):
+                return [*(["--vars", json.dumps(defaults)] if defaults else []), *dbt_args]
+            user.update(parsed)
+        else:
+            rest.append(arg)
+    variables = {**defaults, **user}
+    return [*(["--vars", json.dumps(variables)] if variables else []), *rest]
 
 
 def has_imported_results(con) -> bool:
@@ -455,10 +476,9 @@ def command_build(args: argparse.Namespace) -> int:
         con.close()
     building = start_build(published, from_published=True)
     dbt_args = args.dbt_args[1:] if args.dbt_args[:1] == ["--"] else args.dbt_args
-    # A warehouse of Online Retail data is rebuilt as one, with its imported campaigns (unless the dbt
-    # arguments say otherwise).
-    extra = [] if "--vars" in dbt_args else source_vars(source_type, imported_results)
-    code = dbt(["build", *extra, *dbt_args], building)
+    # A warehouse of Online Retail data is rebuilt as one, with its imported campaigns, unless the user's own
+    # --vars set crm_source or campaign_results.
+    code = dbt(["build", *with_vars(source_variables(source_type, imported_results), dbt_args)], building)
     if code != 0:
         print(f"dbt build failed; nothing published: {published} is unchanged", file=sys.stderr)
         return code
@@ -528,9 +548,9 @@ def command_spark_build(args: argparse.Namespace) -> int:
     print(f"left out on Spark: {SPARK_LEFT_OUT}")
     started = time.perf_counter()
     # Spark's own files (metastore, derby.log) land in the working folder: keep them with the tables.
-    command = [str(dbt_executable), "build", "--target", "spark", "--vars", json.dumps(variables),
-               "--project-dir", str(ROOT), "--profiles-dir", str(ROOT),
-               "--target-path", str(spark_dir / "target"), "--log-path", str(spark_dir / "logs"), *dbt_args]
+    command = [str(dbt_executable), "build", "--target", "spark", "--project-dir", str(ROOT), "--profiles-dir",
+               str(ROOT), "--target-path", str(spark_dir / "target"), "--log-path", str(spark_dir / "logs"),
+               *with_vars(variables, dbt_args)]
     code = subprocess.run(command, cwd=spark_dir, env=env).returncode
     outcome = "done" if code == 0 else "failed"
     print(f"Spark build {outcome} in {time.perf_counter() - started:.0f} s (tables under {spark_dir / 'tables'})")

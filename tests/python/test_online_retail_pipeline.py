@@ -178,6 +178,26 @@ def test_switching_source_and_back_leaves_nothing_behind(built: dict, built_reta
         pd.testing.assert_frame_equal(first, again, check_exact=True, obj=mart)
 
 
+def test_a_rebuild_with_the_users_own_vars_stays_on_the_warehouses_source(built_retail: dict, tmp_path: Path) -> None:
+    """`crm.py build -- --vars ...` adds the user's vars to the source the warehouse was loaded from."""
+    db = tmp_path / "rebuilt.duckdb"
+    shutil.copy(built_retail["db"], db)
+    before = query(db, "select * from customers order by customer_id")
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "crm.py"), "build", "--db", str(db), "--", "--select", "customers",
+         "--quiet", "--vars", "{reference_date: '2011-10-01'}"],
+        cwd=ROOT, capture_output=True, text=True,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    after = query(db, "select * from customers order by customer_id")
+    assert set(after["reference_date"].astype(str)) == {"2011-10-01"}
+    unchanged = [column for column in before.columns if column not in ("reference_date", "days_since_last_order")]
+    pd.testing.assert_frame_equal(before[unchanged], after[unchanged], check_exact=True)
+    expected = (pd.Timestamp("2011-10-01") - after["last_order_at"].dt.normalize()).dt.days
+    assert after["days_since_last_order"].isna().equals(expected.isna())
+    assert (after["days_since_last_order"].dropna() == expected.dropna()).all()
+
+
 def test_the_report_says_it_is_an_aa_test_and_that_there_are_no_categories(built_retail: dict) -> None:
     text = built_retail["report"].read_text()
     assert "A/A check: this campaign was never sent." in text

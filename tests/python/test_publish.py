@@ -1,5 +1,6 @@
 """Safe reading while building: the build writes a private file and publishes it by an atomic rename, so a
-reader never sees a half-built or failed build and never blocks the next one. Marts have enforced contracts."""
+reader never sees a half-built or failed build and never blocks the next one. Marts have enforced contracts. The
+build command passes the user's dbt vars along with the warehouse's own."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
+
+import crm
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -107,3 +110,23 @@ def test_a_wrong_type_in_a_mart_fails_the_build_with_a_contract_error(tmp_path: 
     assert result.returncode != 0
     assert "enforced contract that failed" in result.stdout
     assert "| sale_price  | DECIMAL(18,2)   | VARCHAR       | data type mismatch |" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("defaults", "args", "expected"),
+    [
+        ({}, ["--select", "customers"], ["--select", "customers"]),
+        ({"crm_source": "online_retail"}, [], ["--vars", '{"crm_source": "online_retail"}']),
+        # The user's vars join the source's; theirs win key by key; both spellings of the option.
+        ({"crm_source": "online_retail"}, ["--select", "x", "--vars", "{reference_date: '2011-10-01'}"],
+         ["--vars", '{"crm_source": "online_retail", "reference_date": "2011-10-01"}', "--select", "x"]),
+        ({"crm_source": "online_retail", "campaign_results": True}, ['--vars={"campaign_results": false}'],
+         ["--vars", '{"crm_source": "online_retail", "campaign_results": false}']),
+        ({"a": 1}, ["--vars", "{b: 2}", "--vars", "{a: 3}"], ["--vars", '{"a": 3, "b": 2}']),
+        # Not a mapping: passed through for dbt to report.
+        ({"a": 1}, ["--vars", "[1, 2]"], ["--vars", '{"a": 1}', "--vars", "[1, 2]"]),
+        ({"a": 1}, ["--vars", "{unclosed"], ["--vars", '{"a": 1}', "--vars", "{unclosed"]),
+    ],
+)
+def test_the_users_vars_are_merged_into_the_runners(defaults: dict, args: list[str], expected: list[str]) -> None:
+    assert crm.with_vars(defaults, args) == expected
