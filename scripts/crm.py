@@ -360,12 +360,19 @@ def with_vars(defaults: dict, dbt_args: list[str]) -> list[str]:
             except yaml.YAMLError:
                 parsed = None
             if not isinstance(parsed, dict):
-                return [*(["--vars", json.dumps(defaults)] if defaults else []), *dbt_args]
+                return [*_vars_option(defaults), *dbt_args]
             user.update(parsed)
         else:
             rest.append(arg)
-    variables = {**defaults, **user}
-    return [*(["--vars", json.dumps(variables)] if variables else []), *rest]
+    return [*_vars_option({**defaults, **user}), *rest]
+
+
+def _vars_option(variables: dict) -> list[str]:
+    import yaml
+
+    # YAML, as dbt reads it: a date the user wrote stays a date (JSON has none).
+    text = yaml.safe_dump(variables, default_flow_style=True, sort_keys=False, width=float("inf")).strip()
+    return ["--vars", text] if variables else []
 
 
 def has_imported_results(con) -> bool:

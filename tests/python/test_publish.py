@@ -4,6 +4,7 @@ build command passes the user's dbt vars along with the warehouse's own."""
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+import yaml
 
 import crm
 
@@ -113,20 +115,28 @@ def test_a_wrong_type_in_a_mart_fails_the_build_with_a_contract_error(tmp_path: 
 
 
 @pytest.mark.parametrize(
-    ("defaults", "args", "expected"),
+    ("defaults", "args", "expected_vars", "expected_rest"),
     [
-        ({}, ["--select", "customers"], ["--select", "customers"]),
-        ({"crm_source": "online_retail"}, [], ["--vars", '{"crm_source": "online_retail"}']),
-        # The user's vars join the source's; theirs win key by key; both spellings of the option.
-        ({"crm_source": "online_retail"}, ["--select", "x", "--vars", "{reference_date: '2011-10-01'}"],
-         ["--vars", '{"crm_source": "online_retail", "reference_date": "2011-10-01"}', "--select", "x"]),
+        ({}, ["--select", "customers"], None, ["--select", "customers"]),
+        ({"crm_source": "online_retail"}, [], {"crm_source": "online_retail"}, []),
+        # The user's vars join the source's; theirs win key by key; both spellings of the option; a date stays one.
+        ({"crm_source": "online_retail"}, ["--select", "x", "--vars", "{reference_date: 2011-10-01}"],
+         {"crm_source": "online_retail", "reference_date": dt.date(2011, 10, 1)}, ["--select", "x"]),
         ({"crm_source": "online_retail", "campaign_results": True}, ['--vars={"campaign_results": false}'],
-         ["--vars", '{"crm_source": "online_retail", "campaign_results": false}']),
-        ({"a": 1}, ["--vars", "{b: 2}", "--vars", "{a: 3}"], ["--vars", '{"a": 3, "b": 2}']),
-        # Not a mapping: passed through for dbt to report.
-        ({"a": 1}, ["--vars", "[1, 2]"], ["--vars", '{"a": 1}', "--vars", "[1, 2]"]),
-        ({"a": 1}, ["--vars", "{unclosed"], ["--vars", '{"a": 1}', "--vars", "{unclosed"]),
+         {"crm_source": "online_retail", "campaign_results": False}, []),
+        ({"a": 1}, ["--vars", "{b: 2}", "--vars", "{a: 3}"], {"a": 3, "b": 2}, []),
+        # Not a mapping: passed through after the runner's own, for dbt to report.
+        ({"a": 1}, ["--vars", "[1, 2]"], {"a": 1}, ["--vars", "[1, 2]"]),
+        ({"a": 1}, ["--vars", "{unclosed"], {"a": 1}, ["--vars", "{unclosed"]),
     ],
 )
-def test_the_users_vars_are_merged_into_the_runners(defaults: dict, args: list[str], expected: list[str]) -> None:
-    assert crm.with_vars(defaults, args) == expected
+def test_the_users_vars_are_merged_into_the_runners(
+    defaults: dict, args: list[str], expected_vars: dict | None, expected_rest: list[str]
+) -> None:
+    merged = crm.with_vars(defaults, args)
+    if expected_vars is None:
+        assert merged == expected_rest
+        return
+    assert merged[0] == "--vars" and merged[2:] == expected_rest
+    parsed = yaml.safe_load(merged[1])
+    assert parsed == expected_vars and list(parsed) == list(expected_vars)
