@@ -1117,11 +1117,16 @@ def cross_fitted_logistic_churn(features: pd.DataFrame, label: Any, folds: int =
         raise ValueError("cross_fitted_logistic_churn: features must be finite and non-negative (log1p is applied)")
     design = np.log1p(raw)
     fold = _fold_of(ids, int(folds), int(seed))
-    by_id = pd.DataFrame({"cid": ids, "pos": np.arange(n)}).sort_values("cid", kind="mergesort")["pos"].to_numpy()
+    if ids.dtype.kind in "iu":
+        # Integer ids: numpy's stable argsort is pandas' mergesort order, without building a frame.
+        by_id = np.argsort(ids, kind="stable")
+    else:
+        by_id = pd.DataFrame({"cid": ids, "pos": np.arange(n)}).sort_values("cid", kind="mergesort")["pos"].to_numpy()
+    fold_by_id = fold[by_id]
     prediction = np.full(n, np.nan, dtype=np.float64)
     for k in range(int(folds)):
-        test = by_id[fold[by_id] == k]
-        train = by_id[fold[by_id] != k]
+        test = by_id[fold_by_id == k]
+        train = by_id[fold_by_id != k]
         if test.size == 0:
             continue
         y_train = y[train]

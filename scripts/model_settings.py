@@ -83,11 +83,39 @@ def rate(name: str, value, *, optional: bool = False):
     return parsed
 
 
+def arrays(relation) -> dict:
+    """The relation's columns as numpy arrays (DuckDB's fetchnumpy: no pandas DataFrame to build, which costs
+    more than the query). A numeric column with nulls comes as float64 with NaN, as in DuckDB's DataFrames, so
+    the models' checks for missing values still see them."""
+    import numpy as np
+
+    return {
+        name: np.ma.filled(values.astype(np.float64), np.nan)
+        if np.ma.isMaskedArray(values) and values.dtype.kind in "biuf" else values
+        for name, values in relation.fetchnumpy().items()
+    }
+
+
 def typed(session, frame, columns: dict[str, str]):
     """The frame as a DuckDB relation with the documented column types, in the documented order.
 
     pandas loses SQL types on the way (a date becomes a timestamp, an all-null column has no type), and
     Python models cannot enforce a contract, so each model states its types here once.
+
+    The frame is a pandas DataFrame, or a dict of column name -> numpy array (or a scalar, repeated on every
+    row), which DuckDB reads through Arrow: cheaper than building a DataFrame of millions of rows (pandas copies
+    its columns into 2-D blocks) and than DuckDB's scan of one. NaN and None are read as null either way.
     """
-    relation = session.from_df(frame)
+    if isinstance(frame, dict):
+        import numpy as np
+        import pyarrow as pa
+
+        rows = next((len(values) for values in frame.values() if np.ndim(values)), 1)
+        frame = pa.table({
+            name: pa.array(np.full(rows, values) if np.ndim(values) == 0 else values, from_pandas=True)
+            for name, values in frame.items()
+        })
+        relation = session.from_arrow(frame)
+    else:
+        relation = session.from_df(frame)
     return relation.project(", ".join(f'cast("{name}" as {sql_type}) as "{name}"' for name, sql_type in columns.items()))

@@ -124,9 +124,10 @@ does not remove). A group without a treated or without a control customer has Na
 from __future__ import annotations
 
 import decimal
+import functools
 import hashlib
 import numbers
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -222,12 +223,16 @@ def assign_folds(ids: Sequence, treatment: Sequence, folds: int = 5, seed: int =
     (BLAKE2b-64 keyed with the seed, ties by id), controls then treated dealt round-robin. Depends only on the ids,
     the arms and the seed; never on the row order or the outcomes."""
     folds = _integer("folds", folds, 2)
-    ids = np.asarray(ids, dtype=object)
     t = _treatment_values(treatment)
     # Integer ids (the usual case, millions of them) skip the per-value type checks of _id_text and sort as
-    # integers.
-    integers = pd.api.types.infer_dtype(ids, skipna=False) == "integer"
-    cid = ids.astype(np.int64) if integers else ids
+    # integers. An integer array is read as it is, without first boxing every id into a Python object.
+    values = np.asarray(ids)
+    if values.dtype.kind in "iu" and np.can_cast(values.dtype, np.int64):
+        integers, cid = True, values.astype(np.int64, copy=False)
+    else:
+        ids = np.asarray(ids, dtype=object)
+        integers = pd.api.types.infer_dtype(ids, skipna=False) == "integer"
+        cid = ids.astype(np.int64) if integers else ids
     # skip_reason and cross_fitted_uplift deal the same customers in turn, in any row order: the last integer
     # dealing is kept, keyed by its inputs in (arm, id) order, so millions of ids are hashed once.
     memo_key = None
@@ -293,7 +298,8 @@ def _category_codes(column: pd.Series) -> tuple[list[str], np.ndarray]:
 
 def _present(codes: np.ndarray) -> np.ndarray:
     """The category codes that occur (sorted), missing left out."""
-    return np.unique(codes[codes >= 0])
+    # Counted rather than sorted: the codes are small non-negative integers.
+    return np.flatnonzero(np.bincount(codes[codes >= 0]))
 
 
 def _one_hot(codes: np.ndarray, present: np.ndarray) -> np.ndarray:
@@ -314,12 +320,14 @@ def _design(numeric: np.ndarray, codes: list[np.ndarray], rows: np.ndarray, pres
     return np.hstack(blocks)
 
 
-def _fit_predict(X_train: np.ndarray, y_train: np.ndarray, X_test: np.ndarray, binary: bool,
-                 params: Mapping, seed: int) -> np.ndarray:
-    """Predictions for X_test of a HistGradientBoosting model fitted on (X_train, y_train); a constant training
-    outcome predicts that constant (a classifier cannot be fitted on one class)."""
+def _fit_predict(design: Callable[[np.ndarray], np.ndarray], train: np.ndarray, y_train: np.ndarray,
+                 test: np.ndarray, binary: bool, params: Mapping, seed: int) -> np.ndarray:
+    """Predictions for the rows `test` of a HistGradientBoosting model fitted on the rows `train` (outcomes
+    `y_train`), `design` giving the feature matrix of given rows. A constant training outcome predicts that
+    constant (a classifier cannot be fitted on one class), and no feature matrix is built for it."""
     if np.all(y_train == y_train[0]):
-        return np.full(len(X_test), float(y_train[0]))
+        return np.full(len(test), float(y_train[0]))
+    X_train, X_test = design(train), design(test)
     with threadpool_limits(limits=1):
         if binary:
             model = HistGradientBoostingClassifier(**params, random_state=seed, categorical_features=None)
@@ -394,7 +402,7 @@ def cross_fitted_uplift(frame: pd.DataFrame, features: list[str], treatment_col:
                                for c in numeric_cols]) if numeric_cols else np.zeros((n, 0))
     codes = [_category_codes(data[c])[1] for c in categorical]
 
-    fold = assign_folds(ids.to_numpy(dtype=object), t, folds, seed)
+    fold = assign_folds(ids.to_numpy(), t, folds, seed)
     for k in range(folds):
         in_fold = fold == k
         for arm, label in ((1, "treated"), (0, "control")):
@@ -410,16 +418,15 @@ def cross_fitted_uplift(frame: pd.DataFrame, features: list[str], treatment_col:
         train = np.nonzero(fold != k)[0]
         # The categories seen in training, sorted by their text: one indicator column each.
         presents = [_present(code[train]) for code in codes]
-        X_train = _design(numeric, codes, train, presents)
-        X_test = _design(numeric, codes, test, presents)
+        design = functools.partial(_design, numeric, codes, presents=presents)
         if method == "t_learner":
             for arm, target in ((1, treated_pred), (0, control_pred)):
-                rows = t[train] == arm
-                target[test] = _fit_predict(X_train[rows], y[train][rows], X_test, binary, hgb_params, seed)
+                rows = train[t[train] == arm]
+                target[test] = _fit_predict(design, rows, y[rows], test, binary, hgb_params, seed)
         else:
             p = float(t[train].mean())
             y_star = y[train] * (t[train] - p) / (p * (1.0 - p))
-            uplift[test] = _fit_predict(X_train, y_star, X_test, False, hgb_params, seed)
+            uplift[test] = _fit_predict(design, train, y_star, test, False, hgb_params, seed)
 
     if method == "t_learner":
         treated_pred = round_significant(treated_pred)

@@ -3,6 +3,7 @@
 RFM features the classic logistic churn model uses, with its out-of-fold prediction.
 """
 
+import numpy as np
 import pandas as pd
 
 import model_settings
@@ -27,27 +28,30 @@ def model(dbt, session):
     cutoff = pd.Timestamp(fit["reference_date"].iloc[0]).date()
 
     # Sorted by customer, so that the cross-fitted churn model does not depend on the order DuckDB's threads
-    # returned rows in.
+    # returned rows in. The rows stay in this order: the table is written sorted by customer.
     summaries = dbt.ref("int_customer_value_summaries").filter("fit_scope = 'holdout_calibration'")
     holdout_end = summaries.aggregate("max(holdout_end)").fetchall()[0][0]
-    summary = (summaries.project("customer_id, x, t_x, T, recency_days, total_value, holdout_purchases, "
-                                 "holdout_value, holdout_length")
-               .order("customer_id").df())
-    x, t_x, T = summary["x"].to_numpy(), summary["t_x"].to_numpy(), summary["T"].to_numpy()
+    summary = model_settings.arrays(
+        summaries.project("customer_id, x, t_x, T, recency_days, total_value, holdout_purchases, holdout_value, "
+                          "holdout_length")
+        .order("customer_id")
+    )
+    x, t_x, T = summary["x"], summary["t_x"], summary["T"]
 
-    no_purchase = (summary["holdout_purchases"] == 0).to_numpy()
+    no_purchase = summary["holdout_purchases"] == 0
     features = pd.DataFrame({
         "customer_id": summary["customer_id"],
         "recency": summary["recency_days"],
         "frequency": x + 1,
         "monetary": summary["total_value"],
     })
-    scored = pd.DataFrame({
+    # Columns of numpy arrays, no DataFrame (see model_settings.typed).
+    scored = {
         "customer_id": summary["customer_id"],
         # Timestamps, not Python dates: DuckDB reads a datetime64 column at once but a column of date objects
         # one object at a time; model_settings.typed casts them back to dates.
-        "holdout_start": pd.Timestamp(cutoff),
-        "holdout_end": pd.Timestamp(holdout_end),
+        "holdout_start": np.datetime64(cutoff, "us"),
+        "holdout_end": np.datetime64(holdout_end, "us"),
         "holdout_days": summary["holdout_length"],
         "repeat_purchase_days": x,
         "days_first_to_last_purchase": t_x,
@@ -55,11 +59,11 @@ def model(dbt, session):
         "days_since_last_purchase": summary["recency_days"],
         "calibration_revenue": summary["total_value"],
         "p_alive": cv.p_alive(bg, x, t_x, T),
-        "p_no_purchase_in_holdout": cv.probability_no_purchase(bg, summary["holdout_length"].to_numpy(), x, t_x, T),
-        "predicted_holdout_purchases": cv.expected_purchases(bg, summary["holdout_length"].to_numpy(), x, t_x, T),
+        "p_no_purchase_in_holdout": cv.probability_no_purchase(bg, summary["holdout_length"], x, t_x, T),
+        "predicted_holdout_purchases": cv.expected_purchases(bg, summary["holdout_length"], x, t_x, T),
         "holdout_purchases": summary["holdout_purchases"],
         "holdout_revenue": summary["holdout_value"],
         "no_purchase_in_holdout": no_purchase,
         "logistic_no_purchase_probability": cv.cross_fitted_logistic_churn(features, no_purchase),
-    })
-    return model_settings.typed(session, scored.sort_values("customer_id"), COLUMNS)
+    }
+    return model_settings.typed(session, scored, COLUMNS)

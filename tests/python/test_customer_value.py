@@ -701,6 +701,17 @@ def test_cross_fitted_churn_is_useful_and_deterministic(churn_data, weeks, bg_we
     assert not np.array_equal(cv.cross_fitted_logistic_churn(features, label, seed=1), pred)
 
 
+def test_cross_fitted_churn_orders_integer_ids_as_pandas_does(churn_data) -> None:
+    """Integer ids are put in id order by numpy's stable argsort, other ids by pandas' mergesort: the same
+    training rows in the same order, so bit for bit the same predictions (rows shuffled, so the sort moves)."""
+    features, label = churn_data
+    order = np.random.default_rng(2).permutation(len(features))
+    shuffled, shuffled_label = features.iloc[order].reset_index(drop=True), label[order]
+    as_objects = shuffled.assign(customer_id=shuffled["customer_id"].astype(object))
+    assert np.array_equal(cv.cross_fitted_logistic_churn(shuffled, shuffled_label),
+                          cv.cross_fitted_logistic_churn(as_objects, shuffled_label))
+
+
 def test_cross_fitted_churn_never_scores_a_customer_with_a_model_that_saw_it(churn_data) -> None:
     """Flip one customer's label: its own prediction does not move, nor do those of the customers in its fold
     (they are scored by the same model), while every other customer's prediction moves (their models were

@@ -44,6 +44,22 @@ def test_uplift_folds_follow_the_documented_scheme(ids):
     assert um.assign_folds(ids, arms, folds=5, seed=7).tolist() != expected
 
 
+def test_uplift_folds_of_an_integer_array_are_those_of_its_ids_as_objects(ids):
+    """An integer array is hashed as it is, not boxed into Python objects first: the same folds as the same ids
+    as objects (each call hashing anew, the kept dealing cleared), in any integer width."""
+    arms = (np.arange(len(ids)) % 3 == 0).astype(int)
+    expected = _reference_folds(ids.tolist(), arms.tolist(), 5, str, key=b"42")
+    for values in (ids, ids.astype(object), ids.tolist(), pd.Series(ids)):
+        um._LAST_FOLDS.clear()
+        assert um.assign_folds(values, arms, folds=5, seed=42).tolist() == expected
+    small = ids[(ids >= 0) & (ids < 2**31)]
+    small_arms = arms[: len(small)]
+    expected = _reference_folds(small.tolist(), small_arms.tolist(), 5, str, key=b"42")
+    for dtype in (np.int32, np.uint32, np.uint64):
+        um._LAST_FOLDS.clear()
+        assert um.assign_folds(small.astype(dtype), small_arms, folds=5, seed=42).tolist() == expected
+
+
 def test_churn_folds_follow_the_documented_scheme(ids):
     expected = _reference_folds(ids.tolist(), [0] * len(ids), 4, lambda cid: f"13:{cid}")
     assert cv._fold_of(ids, 4, 13).tolist() == expected

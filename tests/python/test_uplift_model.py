@@ -309,6 +309,12 @@ def test_categories_sorted_unseen_and_missing_are_zero():
                                   [[0, 1], [0, 0], [1, 0], [0, 0], [0, 0], [0, 0], [0, 0]])
     floats = um._category_codes(pd.Series([2.0, np.nan, 1.5]))
     assert floats[0] == ["1.5", "2.0"] and floats[1].tolist() == [1, -1, 0]
+    # The present codes, counted, are the sorted distinct codes (missing left out), as np.unique gives them.
+    random_codes = np.random.default_rng(4).integers(-1, 40, size=(50, 30))
+    for row in random_codes:
+        present = um._present(row)
+        assert present.dtype == np.int64 and present.tolist() == np.unique(row[row >= 0]).tolist()
+    assert um._present(np.array([-1, -1], dtype=np.int64)).tolist() == []
 
 
 def test_rare_categories_missing_values_and_decimals_are_handled(small):

@@ -37,11 +37,13 @@ def model(dbt, session):
     gg = (estimates["gamma_gamma.p"], estimates["gamma_gamma.q"], estimates["gamma_gamma.gamma"])
 
     # Sorted by customer, and money summed with fsum, so that nothing depends on the order DuckDB's threads
-    # returned rows in.
-    summary = (dbt.ref("int_customer_value_summaries").filter("fit_scope = 'reference'")
-               .project("customer_id, first_purchase_date, x, t_x, T, monetary_value, total_value, total_margin, "
-                        "recency_days")
-               .order("customer_id").df())
+    # returned rows in. The rows stay in this order: the table is written sorted by customer.
+    summary = model_settings.arrays(
+        dbt.ref("int_customer_value_summaries").filter("fit_scope = 'reference'")
+        .project("customer_id, first_purchase_date, x, t_x, T, monetary_value, total_value, total_margin, "
+                 "recency_days")
+        .order("customer_id")
+    )
     reference_date = pd.Timestamp(fit["reference_date"].iloc[0]).date()
     # Without a margin-rate setting, the margin actually earned on the calibration period's sales.
     margin_rate = (
@@ -49,15 +51,16 @@ def model(dbt, session):
         else math.fsum(summary["total_margin"]) / math.fsum(summary["total_value"])
     )
 
-    x, t_x, T = summary["x"].to_numpy(), summary["t_x"].to_numpy(), summary["T"].to_numpy()
-    mean_value = summary["monetary_value"].to_numpy()
+    x, t_x, T = summary["x"], summary["t_x"], summary["T"]
+    mean_value = summary["monetary_value"]
     p_alive = cv.p_alive(bg, x, t_x, T)
 
-    result = pd.DataFrame({
+    # Columns of numpy arrays, no DataFrame (see model_settings.typed).
+    result = {
         "customer_id": summary["customer_id"],
         # A timestamp, not a Python date: DuckDB reads a datetime64 column at once but a column of date objects
         # one object at a time; model_settings.typed casts it back to a date.
-        "reference_date": pd.Timestamp(reference_date),
+        "reference_date": np.datetime64(reference_date, "us"),
         "first_purchase_date": summary["first_purchase_date"],
         "purchase_days": x + 1,
         "repeat_purchase_days": x,
@@ -79,5 +82,5 @@ def model(dbt, session):
         "clv_horizon_days": horizon_days,
         "margin_rate": margin_rate,
         "annual_discount_rate": discount,
-    })
-    return model_settings.typed(session, result.sort_values("customer_id"), COLUMNS)
+    }
+    return model_settings.typed(session, result, COLUMNS)
