@@ -347,24 +347,29 @@ def with_vars(defaults: dict, dbt_args: list[str]) -> list[str]:
     dbt keeps only the last `--vars` it is given, so passing the user's after ours would drop ours: the source
     a warehouse was loaded from, or where Spark's raw files are. A `--vars` that is not a YAML mapping goes to
     dbt as it is, for dbt to report."""
-    import yaml
-
     user: dict = {}
     rest: list[str] = []
     args = iter(dbt_args)
     for arg in args:
         if arg == "--vars" or arg.startswith("--vars="):
-            text = arg.partition("=")[2] if "=" in arg else next(args, "")
-            try:
-                parsed = yaml.safe_load(text) if text.strip() else {}
-            except yaml.YAMLError:
-                parsed = None
-            if not isinstance(parsed, dict):
+            parsed = yaml_mapping(arg.partition("=")[2] if "=" in arg else next(args, ""))
+            if parsed is None:
                 return [*_vars_option(defaults), *dbt_args]
             user.update(parsed)
         else:
             rest.append(arg)
     return [*_vars_option({**defaults, **user}), *rest]
+
+
+def yaml_mapping(text: str) -> dict | None:
+    """The mapping a dbt --vars text holds ({} when blank), or None when it is not one."""
+    import yaml
+
+    try:
+        parsed = yaml.safe_load(text) if text.strip() else {}
+    except yaml.YAMLError:
+        return None
+    return parsed if isinstance(parsed, dict) else None
 
 
 def _vars_option(variables: dict) -> list[str]:
@@ -533,6 +538,27 @@ def spark_raw_variables(args: argparse.Namespace, spark_dir: Path) -> dict | Non
     return {"raw_parquet_dir": str(raw_dir), "raw_parquet_tables": tables, **variables}
 
 
+SPARK_BUILT_FOR = "built_for.json"
+
+
+def prepare_spark_dir(spark_dir: Path, settings: dict) -> None:
+    """Empties the Spark metastore and tables when the folder was built with other model-enabling settings
+    (crm_source, campaign_results), or by a version that did not record them, and records these.
+
+    dbt replaces only the tables of the models it builds: after a switch of source, the marts only the other
+    source enables (the imported campaigns' uplift, say) would stay in the metastore with old figures."""
+    record = spark_dir / SPARK_BUILT_FOR
+    previous = json.loads(record.read_text()) if record.is_file() else None
+    stored = [spark_dir / name for name in ("tables", "metastore_db") if (spark_dir / name).exists()]
+    if previous != settings and stored:
+        built = f"built for {json.dumps(previous)}" if previous else "built without a record of its settings"
+        print(f"Spark: {spark_dir} was {built}; its metastore and tables are removed for {json.dumps(settings)}")
+        for path in stored:
+            shutil.rmtree(path)
+    spark_dir.mkdir(parents=True, exist_ok=True)
+    record.write_text(json.dumps(settings) + "\n")
+
+
 def command_spark_build(args: argparse.Namespace) -> int:
     """dbt build of the SQL marts on Apache Spark (a local PySpark session), from the thelook Parquet files or
     from the raw tables of a DuckDB warehouse exported to Parquet."""
@@ -548,16 +574,19 @@ def command_spark_build(args: argparse.Namespace) -> int:
     if variables is None:
         return 1
     dbt_executable = bootstrap_env.ensure_spark_env()
-    spark_dir.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "CRM_UPLIFT_SPARK_DIR": str(spark_dir), "CRM_UPLIFT_ROOT": str(ROOT),
            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     dbt_args = args.dbt_args[1:] if args.dbt_args[:1] == ["--"] else args.dbt_args
+    dbt_vars = with_vars(variables, dbt_args)
+    merged = yaml_mapping(dbt_vars[1]) if dbt_vars[:1] == ["--vars"] else {}
+    prepare_spark_dir(spark_dir, {"crm_source": merged.get("crm_source", "thelook"),
+                                  "campaign_results": bool(merged.get("campaign_results", False))})
     print(f"left out on Spark: {SPARK_LEFT_OUT}")
     started = time.perf_counter()
     # Spark's own files (metastore, derby.log) land in the working folder: keep them with the tables.
     command = [str(dbt_executable), "build", "--target", "spark", "--project-dir", str(ROOT), "--profiles-dir",
                str(ROOT), "--target-path", str(spark_dir / "target"), "--log-path", str(spark_dir / "logs"),
-               *with_vars(variables, dbt_args)]
+               *dbt_vars]
     code = subprocess.run(command, cwd=spark_dir, env=env).returncode
     outcome = "done" if code == 0 else "failed"
     print(f"Spark build {outcome} in {time.perf_counter() - started:.0f} s (tables under {spark_dir / 'tables'})")

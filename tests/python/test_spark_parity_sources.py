@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import os
 import time
 from decimal import ROUND_HALF_UP, Decimal
@@ -21,6 +22,7 @@ import pytest
 
 import campaign_results_files as crf
 import export_raw_parquet
+from crm import prepare_spark_dir
 import online_retail_files as orf
 from spark_parity import ROOT, crm, enabled_marts, mart_differences, require_java
 
@@ -222,3 +224,33 @@ def test_export_errors_name_the_file(tmp_path: Path) -> None:
         export_raw_parquet.export(missing, tmp_path / "raw")
     assert not (tmp_path / "raw").exists()
     assert os.listdir(tmp_path) == []
+
+
+def test_a_spark_folder_built_with_other_settings_starts_empty(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """dbt replaces only the tables it builds: a switch of source empties the metastore and tables first."""
+    spark = tmp_path / "spark"
+    thelook = {"crm_source": "thelook", "campaign_results": True}
+    retail = {"crm_source": "online_retail", "campaign_results": False}
+
+    def stored(name: str) -> Path:
+        path = spark / name / "part"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(name)
+        return path
+
+    prepare_spark_dir(spark, thelook)  # a new folder: nothing to remove
+    table, metastore, raw = stored("tables"), stored("metastore_db"), stored("raw")
+    prepare_spark_dir(spark, thelook)  # the same settings: everything stays
+    assert table.is_file() and metastore.is_file() and capsys.readouterr().out == ""
+
+    prepare_spark_dir(spark, retail)
+    assert not (spark / "tables").exists() and not (spark / "metastore_db").exists()
+    assert raw.is_file()  # the export is the new build's input
+    assert json.loads((spark / "built_for.json").read_text()) == retail
+    assert 'built for {"crm_source": "thelook", "campaign_results": true}' in capsys.readouterr().out
+
+    # A folder built before the settings were recorded is emptied too: nothing says what its tables are.
+    (spark / "built_for.json").unlink()
+    table = stored("tables")
+    prepare_spark_dir(spark, retail)
+    assert not table.exists() and "without a record of its settings" in capsys.readouterr().out
