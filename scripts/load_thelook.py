@@ -72,10 +72,19 @@ def first_line(error: Exception) -> str:
     return str(error).strip().splitlines()[0]
 
 
-def cast_expression(column: str, duck_type: str) -> str:
+def cast_expression(column: str, duck_type: str, source_type: str = "VARCHAR") -> str:
     col = quote_ident(column)
     if duck_type == "TIMESTAMP":
-        # BigQuery writes `2024-01-05 10:11:12 UTC`; other tools write ISO 8601 with an offset or none.
+        base = source_type.split("(")[0]
+        if base == "TIMESTAMP":
+            return col
+        if base == "TIMESTAMP WITH TIME ZONE":
+            # The UTC wall-clock time from the instant's microseconds: the same value as a cast in a UTC
+            # session, without a time-zone conversion per row (it was a third of a 10M-line load).
+            return f"make_timestamp(epoch_us({col}))"
+        if base in SAFE_SOURCES["TIMESTAMP"]:
+            return f"cast({col} as timestamp)"
+        # Text: BigQuery writes `2024-01-05 10:11:12 UTC`; other tools write ISO 8601 with an offset or none.
         # Through timestamptz in a UTC session every form lands as the UTC wall-clock time.
         return f"cast(try_cast({col} as timestamptz) as timestamp)"
     if duck_type == "VARCHAR":
@@ -159,7 +168,7 @@ def check_file(con: duckdb.DuckDBPyConnection, table: str, path: Path, fmt: str)
             ).fetchone()
             raise LoadError(f"{path}: column {column}, row {row}: {value!r} is not {READABLE_TYPE[duck_type]}")
     select_list = ", ".join(
-        f"{cast_expression(found[column][0], duck_type)} as {quote_ident(column)}"
+        f"{cast_expression(found[column][0], duck_type, found[column][1])} as {quote_ident(column)}"
         for column, duck_type in TABLES[table].items()
     )
     return CheckedFile(path, read, select_list, rows)

@@ -7,6 +7,8 @@ import shutil
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 import load_thelook
@@ -147,6 +149,63 @@ def test_loads_parquet_and_sharded_exports(tmp_path: Path) -> None:
     counts = load(parquet_dir, from_parquet, log=lambda _: None)
     assert counts["order_items"] == 5
     assert snapshot(from_csv) == snapshot(from_parquet)
+
+
+def _truncated(unit: str):
+    digits = {"s": 0, "ms": 3, "us": 6, "ns": 6}[unit]
+    return lambda t: t.replace(microsecond=t.microsecond // 10 ** (6 - digits) * 10 ** (6 - digits))
+
+
+@pytest.mark.parametrize(
+    "arrow_type, duck_type, expected",
+    [
+        (pa.timestamp("us"), "TIMESTAMP", _truncated("us")),
+        (pa.timestamp("s"), "TIMESTAMP", _truncated("s")),
+        (pa.timestamp("ns"), "TIMESTAMP_NS", _truncated("ns")),
+        (pa.timestamp("us", tz="UTC"), "TIMESTAMP WITH TIME ZONE", _truncated("us")),
+        (pa.timestamp("ms", tz="America/New_York"), "TIMESTAMP WITH TIME ZONE", _truncated("ms")),
+        (pa.timestamp("ns", tz="Asia/Kolkata"), "TIMESTAMPTZ_NS", _truncated("ns")),
+        (pa.date32(), "DATE", lambda t: dt.datetime(t.year, t.month, t.day)),
+    ],
+    ids=["timestamp", "timestamp_s", "timestamp_ns", "timestamptz_utc", "timestamptz_ms_new_york",
+         "timestamptz_ns_kolkata", "date"],
+)
+def test_every_parquet_timestamp_type_lands_as_the_utc_wall_clock(tmp_path: Path, arrow_type, duck_type,
+                                                                  expected) -> None:
+    """Each Parquet timestamp type takes its own cast (the column as it is, a plain cast, or the instant's
+    microseconds): the loaded values are the CSV export's, to the type's precision, whatever the zone the
+    writer labelled the instants with."""
+    from_csv = tmp_path / "a.duckdb"
+    load(write_export(tmp_path / "csv"), from_csv, log=lambda _: None)
+    parquet_dir = tmp_path / "parquet"
+    parquet_dir.mkdir()
+    con = duckdb.connect(str(from_csv), read_only=True)
+    for table in TABLES:
+        con.execute(f"copy (select * from raw.{table}) to '{parquet_dir / (table + '.parquet')}'")
+    orders = con.sql("select * from raw.orders order by order_id").to_arrow_table()
+    csv_rows = con.execute("select order_id, created_at, shipped_at from raw.orders order by order_id").fetchall()
+    con.close()
+    for name in ("created_at", "shipped_at"):
+        # The CSV's wall clock is UTC: as an instant, a labelled zone only changes how it is shown.
+        column = orders[name].cast(pa.timestamp("us", tz="UTC")) if getattr(arrow_type, "tz", None) else orders[name]
+        column = column.cast(arrow_type, safe=False)
+        orders = orders.set_column(orders.schema.get_field_index(name), name, column)
+    pq.write_table(orders, parquet_dir / "orders.parquet")
+    described = duckdb.sql(f"describe select created_at from '{parquet_dir / 'orders.parquet'}'").fetchall()
+    assert described[0][1] == duck_type
+
+    from_parquet = tmp_path / "b.duckdb"
+    load(parquet_dir, from_parquet, log=lambda _: None)
+    con = duckdb.connect(str(from_parquet), read_only=True)
+    rows = con.execute("select order_id, created_at, shipped_at from raw.orders order by order_id").fetchall()
+    loaded_type = con.execute("select typeof(created_at) from raw.orders limit 1").fetchone()
+    con.close()
+    assert loaded_type == ("TIMESTAMP",)
+    assert rows == [
+        (order_id, expected(created), None if shipped is None else expected(shipped))
+        for order_id, created, shipped in csv_rows
+    ]
+    assert rows != [(order_id, None, None) for order_id, _, _ in csv_rows]
 
 
 def test_a_missing_optional_table_loads_empty(tmp_path: Path) -> None:
