@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -19,7 +22,7 @@ def test_benchmark_writes_markdown_and_json(tmp_path: Path, monkeypatch: pytest.
     assert (tmp_path / "target" / "run_results.json").exists()
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     (size,) = results["sizes"]
-    assert set(size["steps"]) == {"generate", "load", "build", "floor", "loop"}
+    assert set(size["steps"]) == {"generate", "load", "build", "build_sql", "floor", "loop"}
     for step in size["steps"].values():
         assert step["wall_seconds"] > 0 and step["peak_memory_mb"] > 0
     assert size["order_items"] > 2000
@@ -28,7 +31,10 @@ def test_benchmark_writes_markdown_and_json(tmp_path: Path, monkeypatch: pytest.
     # and the rest; both ran.
     assert size["build_node_seconds"]["python_models"] > 0 and size["build_node_seconds"]["sql_and_tests"] > 0
     table = (tmp_path / "out" / "results.md").read_text()
-    assert "| load + build s |" in table and f"{size['order_items']:,}" in table
+    assert "| load + build s | load + build_sql s |" in table and f"{size['order_items']:,}" in table
+    assert size["end_to_end_sql_marts_seconds"] == round(
+        size["steps"]["load"]["wall_seconds"] + size["steps"]["build_sql"]["wall_seconds"], 2
+    )
     assert "a test run" in table
 
 
@@ -65,4 +71,37 @@ def test_a_stopped_run_keeps_the_sizes_it_measured(tmp_path: Path, monkeypatch: 
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     assert [size["order_items"] for size in results["sizes"]] == [1000]
     assert results["sizes"][0]["build_over_floor_plus_overhead"] == 0.67  # build 2 s / (floor 2 s + overhead 1 s)
-    assert "| 1,000 |" in (tmp_path / "out" / "results.md").read_text()
+    # A run without the SQL-marts build (results of an older script) shows a dash in its column.
+    assert "| 1,000 | 4.0 | - |" in (tmp_path / "out" / "results.md").read_text()
+
+
+def test_the_sql_marts_selector_leaves_out_the_python_models_and_what_is_built_on_them(tmp_path: Path) -> None:
+    """`--selector sql_marts` (selectors.yml), which build_sql times: every model but the Python ones and their
+    descendants, with the tests of what it builds, worked out here from the manifest's own graph."""
+    env = {**os.environ, "CRM_UPLIFT_DB": str(tmp_path / "w.duckdb"), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    dbt = [str(Path(sys.executable).parent / "dbt")]
+    common = ["--target-path", str(tmp_path / "target"), "--project-dir", str(benchmark.ROOT),
+              "--profiles-dir", str(benchmark.ROOT)]
+
+    def listed(*args: str) -> set[str]:
+        result = subprocess.run([*dbt, "ls", "--quiet", "--output", "json", "--output-keys", "unique_id", *args,
+                                 *common], cwd=benchmark.ROOT, capture_output=True, text=True, env=env)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        return {json.loads(line)["unique_id"] for line in result.stdout.splitlines() if line.startswith("{")}
+
+    everything = listed()
+    selected = listed("--selector", "sql_marts")
+    manifest = json.loads((tmp_path / "target" / "manifest.json").read_text())
+    python = {uid for uid, node in manifest["nodes"].items() if node.get("language") == "python"
+              and node["config"]["enabled"]}
+    assert {"model.crm_uplift.cluster_selection", "model.crm_uplift.customer_value_fit",
+            "model.crm_uplift.customer_uplift_scores"} <= python
+    downstream, frontier = set(python), set(python)
+    while frontier:
+        frontier = {child for uid in frontier for child in manifest["child_map"].get(uid, [])} - downstream
+        downstream |= frontier
+    assert {"model.crm_uplift.cluster_profiles", "model.crm_uplift.uplift_targeting"} <= downstream
+    expected = {uid for uid in everything if uid not in downstream and not uid.startswith("source.")}
+    assert selected - {uid for uid in selected if uid.startswith("source.")} == expected
+    assert {"model.crm_uplift.customers", "model.crm_uplift.uplift_by_arm",
+            "test.crm_uplift.unique_transactions_order_item_id.90604421c4"} <= selected
