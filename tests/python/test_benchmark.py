@@ -76,8 +76,9 @@ def test_a_stopped_run_keeps_the_sizes_it_measured(tmp_path: Path, monkeypatch: 
 
 
 def test_the_sql_marts_selector_leaves_out_the_python_models_and_what_is_built_on_them(tmp_path: Path) -> None:
-    """`--selector sql_marts` (selectors.yml), which build_sql times: every model but the Python ones and their
-    descendants, with the tests of what it builds, worked out here from the manifest's own graph."""
+    """`--selector sql_marts` (selectors.yml), which build_sql times: every model but the Python ones, their
+    descendants and the models only they read, with the tests of what it builds, worked out here from the
+    manifest's own graph."""
     env = {**os.environ, "CRM_UPLIFT_DB": str(tmp_path / "w.duckdb"), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     dbt = [str(Path(sys.executable).parent / "dbt")]
     common = ["--target-path", str(tmp_path / "target"), "--project-dir", str(benchmark.ROOT),
@@ -101,7 +102,22 @@ def test_the_sql_marts_selector_leaves_out_the_python_models_and_what_is_built_o
         frontier = {child for uid in frontier for child in manifest["child_map"].get(uid, [])} - downstream
         downstream |= frontier
     assert {"model.crm_uplift.cluster_profiles", "model.crm_uplift.uplift_targeting"} <= downstream
-    expected = {uid for uid in everything if uid not in downstream and not uid.startswith("source.")}
+    # Models that only the left-out ones read are left out too, with their tests.
+    inputs = set()
+    while True:
+        only_feeding = {
+            uid for uid, node in manifest["nodes"].items()
+            if node["resource_type"] == "model" and uid not in downstream | inputs
+            and (children := [c for c in manifest["child_map"].get(uid, []) if c.startswith("model.")])
+            and set(children) <= downstream | inputs
+        }
+        if not only_feeding:
+            break
+        inputs |= only_feeding
+    assert inputs == {"model.crm_uplift.int_customer_purchase_days", "model.crm_uplift.int_customer_value_summaries"}
+    tests_of_inputs = {c for uid in inputs for c in manifest["child_map"][uid] if c.startswith("test.")}
+    expected = {uid for uid in everything
+                if uid not in downstream | inputs | tests_of_inputs and not uid.startswith("source.")}
     assert selected - {uid for uid in selected if uid.startswith("source.")} == expected
     assert {"model.crm_uplift.customers", "model.crm_uplift.uplift_by_arm",
             "test.crm_uplift.unique_transactions_order_item_id.90604421c4"} <= selected
