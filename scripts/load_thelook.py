@@ -80,8 +80,9 @@ def cast_expression(column: str, duck_type: str, source_type: str = "VARCHAR") -
             return col
         if base == "TIMESTAMP WITH TIME ZONE":
             # The UTC wall-clock time from the instant's microseconds: the same value as a cast in a UTC
-            # session, without a time-zone conversion per row (it was a third of a 10M-line load).
-            return f"make_timestamp(epoch_us({col}))"
+            # session, without a time-zone conversion per row (it was a third of a 10M-line load). Only
+            # +-infinity, which has no microseconds, takes the cast.
+            return f"coalesce(make_timestamp(epoch_us({col})), cast({col} as timestamp))"
         if base in SAFE_SOURCES["TIMESTAMP"]:
             return f"cast({col} as timestamp)"
         # Text: BigQuery writes `2024-01-05 10:11:12 UTC`; other tools write ISO 8601 with an offset or none.

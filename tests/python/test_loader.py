@@ -208,6 +208,33 @@ def test_every_parquet_timestamp_type_lands_as_the_utc_wall_clock(tmp_path: Path
     assert rows != [(order_id, None, None) for order_id, _, _ in csv_rows]
 
 
+def test_infinite_and_empty_zoned_parquet_timestamps_keep_their_value(tmp_path: Path) -> None:
+    """The fast path of a TIMESTAMP WITH TIME ZONE column has no microseconds for +-infinity: they still load as
+    +-infinity (as the text 'infinity' does), and an empty value stays empty."""
+    source = tmp_path / "a.duckdb"
+    load(write_export(tmp_path / "csv"), source, log=lambda _: None)
+    parquet_dir = tmp_path / "parquet"
+    parquet_dir.mkdir()
+    con = duckdb.connect(str(source), read_only=True)
+    con.execute("set TimeZone = 'UTC'")
+    for table in TABLES:
+        select = "*"
+        if table == "orders":
+            select = ("* replace (cast(case order_id when 1 then 'infinity' when 2 then '-infinity' "
+                      "else cast(created_at as varchar) end as timestamptz) as created_at, "
+                      "cast(shipped_at as timestamptz) as shipped_at)")
+        con.execute(f"copy (select {select} from raw.{table}) to '{parquet_dir / (table + '.parquet')}'")
+    con.close()
+    loaded = tmp_path / "b.duckdb"
+    load(parquet_dir, loaded, log=lambda _: None)
+    con = duckdb.connect(str(loaded), read_only=True)
+    rows = con.execute("select order_id, cast(created_at as varchar), shipped_at from raw.orders order by order_id"
+                       ).fetchall()
+    con.close()
+    assert rows[:3] == [(1, "infinity", dt.datetime(2021, 1, 2, 10, 0)), (2, "-infinity", None),
+                        (3, "2022-01-01 10:00:00", dt.datetime(2022, 1, 2, 10, 0))]
+
+
 def test_a_missing_optional_table_loads_empty(tmp_path: Path) -> None:
     db = tmp_path / "w.duckdb"
     counts = load(write_export(tmp_path / "src", distribution_centers=None), db, log=lambda _: None)
