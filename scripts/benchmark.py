@@ -30,6 +30,7 @@ import shutil
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -98,6 +99,45 @@ def time_by_language(target: Path) -> dict:
     return {"python_models": round(python, 2), "sql_and_tests": round(total - python, 2)}
 
 
+def model_seconds(target: Path) -> dict[str, float]:
+    """Every model's node seconds in the last dbt invocation, slowest first: how each model grows with the data
+    (tests and seeds are left out; time_by_language counts them)."""
+    results = json.loads((target / "run_results.json").read_text())["results"]
+    models = [r for r in results if r["unique_id"].startswith("model.")]
+    models.sort(key=lambda r: (-r["execution_time"], r["unique_id"]))
+    return {r["unique_id"].split(".", 2)[-1]: round(r["execution_time"], 2) for r in models}
+
+
+def _timestamp(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def concurrency(target: Path) -> dict[str, float]:
+    """How many nodes ran at once in the last dbt invocation, from run_results.json's per-node timings (compile
+    start to execute end): seconds from the first node's start to the last one's end, and how many of them had
+    exactly one node running, or none. A Python model runs on one core, so a stretch with one node running
+    leaves the other core idle unless DuckDB is working on both."""
+    results = json.loads((target / "run_results.json").read_text())["results"]
+    events = []
+    for result in results:
+        stamps = [(_timestamp(t["started_at"]), _timestamp(t["completed_at"]))
+                  for t in result.get("timing", []) if t.get("started_at") and t.get("completed_at")]
+        if stamps:
+            events += [(min(start for start, _ in stamps), 1), (max(end for _, end in stamps), -1)]
+    if not events:
+        return {"span_seconds": 0.0, "one_node_seconds": 0.0, "no_node_seconds": 0.0}
+    # Ends sort before starts at the same instant: a node that starts as another ends does not overlap it.
+    events.sort()
+    seconds = {0: 0.0, 1: 0.0}
+    running, previous = 0, events[0][0]
+    for moment, change in events:
+        if running in seconds:
+            seconds[running] += moment - previous
+        running, previous = running + change, moment
+    return {"span_seconds": round(events[-1][0] - events[0][0], 2), "one_node_seconds": round(seconds[1], 2),
+            "no_node_seconds": round(seconds[0], 2)}
+
+
 def measure_size(items: int, profile: str, work: Path, seed: int) -> dict:
     users = max(1, round(items / ITEMS_PER_USER[profile]))
     data, db = work / f"data_{items}", work / f"warehouse_{items}.duckdb"
@@ -117,6 +157,8 @@ def measure_size(items: int, profile: str, work: Path, seed: int) -> dict:
     steps["build"] = run_measured(command, env)
     slowest = model_timings(target_path())
     node_seconds = time_by_language(target_path())
+    per_model = model_seconds(target_path())
+    overlap = concurrency(target_path())
     steps["build_sql"] = run_measured(*dbt_step(["build", "--quiet", "--selector", "sql_marts"], db))
     steps["floor"] = run_measured(python_step(
         "import duckdb, time; con = duckdb.connect(" + repr(str(db)) + ", read_only=True); "
@@ -143,7 +185,8 @@ def measure_size(items: int, profile: str, work: Path, seed: int) -> dict:
     shutil.rmtree(data, ignore_errors=True)
     db.unlink(missing_ok=True)
     return {"requested_items": items, "order_items": actual_items, "users": users, "steps": steps,
-            "slowest_dbt_nodes": slowest, "build_node_seconds": node_seconds}
+            "slowest_dbt_nodes": slowest, "build_node_seconds": node_seconds, "build_model_seconds": per_model,
+            "build_concurrency": overlap}
 
 
 def measure_overhead(work: Path) -> dict:
@@ -208,6 +251,7 @@ def markdown(results: dict) -> str:
             f"{size['build_over_floor_plus_overhead']:.1f}x | {split.get('python_models', 0):.1f} / "
             f"{split.get('sql_and_tests', 0):.1f} | {slowest} |"
         )
+    lines += model_table(results["sizes"])
     overhead = results["dbt_fixed_overhead"]
     lines += ["", f"dbt fixed overhead: a build selecting nothing {overhead['empty_build_seconds']:.1f} s; "
               f"`dbt parse` with partial parsing {overhead['partial_parse_seconds']:.1f} s.",
@@ -215,6 +259,33 @@ def markdown(results: dict) -> str:
     if results.get("note"):
         lines += ["", results["note"]]
     return "\n".join(lines) + "\n"
+
+
+def model_table(sizes: list[dict], min_seconds: float = 1.0) -> list[str]:
+    """Markdown lines: each model's node seconds per size (the models that took at least ``min_seconds`` at the
+    largest size, slowest first), and per size how long the build's nodes ran and how much of it one node ran
+    alone. Sizes measured by an older script, without these figures, are left out."""
+    sizes = [size for size in sizes if size.get("build_model_seconds")]
+    if not sizes:
+        return []
+    largest = max(sizes, key=lambda size: size["order_items"])["build_model_seconds"]
+    models = [name for name, seconds in largest.items() if seconds >= min_seconds]
+    header = " | ".join(f"{size['order_items']:,}" for size in sizes)
+    lines = ["", f"dbt node seconds per model (models of {min_seconds:g} s or more at the largest size; two threads "
+             "run side by side, so a model sharing the cores with another takes longer than alone):", "",
+             f"| model | {header} |", "|---|" + "---:|" * len(sizes)]
+    for name in models:
+        cells = " | ".join(
+            f"{size['build_model_seconds'][name]:.1f}" if name in size["build_model_seconds"] else "-"
+            for size in sizes
+        )
+        lines.append(f"| {name} | {cells} |")
+    lines += ["", "| order items | nodes running, s | one node alone, s | no node, s |", "|---:|---:|---:|---:|"]
+    for size in sizes:
+        overlap = size.get("build_concurrency", {})
+        lines.append(f"| {size['order_items']:,} | {overlap.get('span_seconds', 0):.1f} | "
+                     f"{overlap.get('one_node_seconds', 0):.1f} | {overlap.get('no_node_seconds', 0):.1f} |")
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -36,6 +36,11 @@ def test_benchmark_writes_markdown_and_json(tmp_path: Path, monkeypatch: pytest.
         size["steps"]["load"]["wall_seconds"] + size["steps"]["build_sql"]["wall_seconds"], 2
     )
     assert "a test run" in table
+    # Every model's node seconds, and how long the build's nodes ran with one alone.
+    assert size["build_model_seconds"]["transactions"] > 0 and "customer_value_fit" in size["build_model_seconds"]
+    overlap = size["build_concurrency"]
+    assert 0 < overlap["one_node_seconds"] + overlap["no_node_seconds"] <= overlap["span_seconds"]
+    assert "| model | " in table and f"| {size['order_items']:,} | {overlap['span_seconds']:.1f} | " in table
 
 
 def test_time_by_language_splits_python_models_from_the_rest(tmp_path: Path) -> None:
@@ -52,6 +57,46 @@ def test_time_by_language_splits_python_models_from_the_rest(tmp_path: Path) -> 
     }}))
     assert benchmark.time_by_language(tmp_path) == {"python_models": 3.0, "sql_and_tests": 2.0}
     assert benchmark.model_timings(tmp_path, top=1) == [{"node": "clusters", "seconds": 3.0}]
+
+
+def _timing(start: float, end: float) -> list[dict]:
+    """dbt's compile and execute timings of a node that ran from `start` to `end` seconds past 12:00."""
+    def stamp(seconds: float) -> str:
+        return f"2026-12-04T12:00:{seconds:09.6f}Z"
+    middle = (start + end) / 2
+    return [{"name": "compile", "started_at": stamp(start), "completed_at": stamp(middle)},
+            {"name": "execute", "started_at": stamp(middle), "completed_at": stamp(end)}]
+
+
+def test_model_seconds_and_concurrency_from_a_hand_made_run(tmp_path: Path) -> None:
+    """Model a runs 0-10 s with b beside it 2-5 s, c starts as a ends (10-12 s), nothing runs 12-13 s, and
+    the test 13-14 s: 14 s in all, one node alone for 2 + 5 + 2 + 1 = 10 s, none for 1 s."""
+    (tmp_path / "run_results.json").write_text(json.dumps({"results": [
+        {"unique_id": "model.p.a", "execution_time": 10.0, "timing": _timing(0, 10)},
+        {"unique_id": "model.p.b", "execution_time": 3.0, "timing": _timing(2, 5)},
+        {"unique_id": "model.p.c", "execution_time": 2.0, "timing": _timing(10, 12)},
+        {"unique_id": "test.p.unique_a_id", "execution_time": 1.0, "timing": _timing(13, 14)},
+        # A node that was skipped has no timings and takes no time.
+        {"unique_id": "model.p.skipped", "execution_time": 0.0, "timing": []},
+    ]}))
+    assert benchmark.concurrency(tmp_path) == {"span_seconds": 14.0, "one_node_seconds": 10.0,
+                                               "no_node_seconds": 1.0}
+    assert benchmark.model_seconds(tmp_path) == {"a": 10.0, "b": 3.0, "c": 2.0, "skipped": 0.0}
+    assert list(benchmark.model_seconds(tmp_path)) == ["a", "b", "c", "skipped"]
+
+    small = {"order_items": 1000, "build_model_seconds": {"a": 0.5, "c": 0.2},
+             "build_concurrency": {"span_seconds": 1.0, "one_node_seconds": 0.4, "no_node_seconds": 0.0}}
+    large = {"order_items": 9000, "build_model_seconds": benchmark.model_seconds(tmp_path),
+             "build_concurrency": benchmark.concurrency(tmp_path)}
+    older = {"order_items": 500}  # measured by a script without these figures: left out
+    lines = benchmark.model_table([older, small, large], min_seconds=2.0)
+    assert "| model | 1,000 | 9,000 |" in lines
+    # Slowest first at the largest size; a model under the threshold there is left out; a model the smaller
+    # run did not have shows a dash.
+    assert lines[lines.index("| a | 0.5 | 10.0 |") + 1:][:2] == ["| b | - | 3.0 |", "| c | 0.2 | 2.0 |"]
+    assert not any(line.startswith("| skipped ") for line in lines)
+    assert "| 9,000 | 14.0 | 10.0 | 1.0 |" in lines and "| 1,000 | 1.0 | 0.4 | 0.0 |" in lines
+    assert benchmark.model_table([older]) == []
 
 
 def test_a_stopped_run_keeps_the_sizes_it_measured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
