@@ -83,6 +83,12 @@ def cast_expression(column: str, duck_type: str, source_type: str = "VARCHAR") -
             # session, without a time-zone conversion per row (it was a third of a 10M-line load). Only
             # +-infinity, which has no microseconds, takes the cast.
             return f"coalesce(make_timestamp(epoch_us({col})), cast({col} as timestamp))"
+        if base == "TIMESTAMPTZ_NS":
+            # pandas and pyarrow write zoned times in nanoseconds. The same from the instant's nanoseconds,
+            # rounded to the microsecond as DuckDB's cast of a naive TIMESTAMP_NS rounds; +-infinity, which
+            # has none (and which DuckDB cannot cast to a naive timestamp directly), takes the text-style path.
+            return (f"coalesce(cast(make_timestamp_ns(epoch_ns({col})) as timestamp), "
+                    f"cast(try_cast({col} as timestamptz) as timestamp))")
         if base in SAFE_SOURCES["TIMESTAMP"]:
             return f"cast({col} as timestamp)"
         # Text: BigQuery writes `2024-01-05 10:11:12 UTC`; other tools write ISO 8601 with an offset or none.
@@ -105,7 +111,8 @@ def is_missing(column: str, source_type: str) -> str:
 SAFE_SOURCES = {
     "BIGINT": ("BIGINT", "INTEGER", "SMALLINT", "TINYINT", "UBIGINT", "UINTEGER", "USMALLINT", "UTINYINT"),
     "DOUBLE": ("DOUBLE", "FLOAT", "BIGINT", "INTEGER", "SMALLINT", "TINYINT", "DECIMAL"),
-    "TIMESTAMP": ("TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S", "DATE"),
+    "TIMESTAMP": ("TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ_NS", "TIMESTAMP_NS", "TIMESTAMP_MS",
+                  "TIMESTAMP_S", "DATE"),
 }
 
 

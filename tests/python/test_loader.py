@@ -235,6 +235,52 @@ def test_infinite_and_empty_zoned_parquet_timestamps_keep_their_value(tmp_path: 
                         (3, "2022-01-01 10:00:00", dt.datetime(2022, 1, 2, 10, 0))]
 
 
+def test_nanosecond_zoned_parquet_timestamps_round_to_the_microsecond_as_naive_ones_do(tmp_path: Path) -> None:
+    """pandas and pyarrow write zoned times in nanoseconds (TIMESTAMPTZ_NS). Their fast path rounds to the
+    microsecond exactly as the cast of a naive TIMESTAMP_NS column does, before 1970 too; +-infinity keeps its
+    value and an empty value stays empty. Worked by hand: 1,600,000,000.123456789 s after the epoch is
+    2020-09-13 12:26:40.123457; 1,500 ns before it rounds to 2 us before it."""
+    source = tmp_path / "a.duckdb"
+    load(write_export(tmp_path / "csv"), source, log=lambda _: None)
+    parquet_dir = tmp_path / "parquet"
+    parquet_dir.mkdir()
+    con = duckdb.connect(str(source), read_only=True)
+    for table in TABLES:
+        con.execute(f"copy (select * from raw.{table}) to '{parquet_dir / (table + '.parquet')}'")
+    orders = con.sql("select * from raw.orders order by order_id").to_arrow_table()
+    con.close()
+    assert orders.num_rows == 4
+    instants = [2**63 - 1, -(2**63 - 1), 1_600_000_000_123_456_789, -1_500]
+    more = [-999, 1_600_000_000_123_456_499, None, 0]
+    columns = (
+        ("created_at", instants, pa.timestamp("ns", tz="America/New_York")),
+        ("shipped_at", [None, None] + instants[2:], pa.timestamp("ns")),
+        ("delivered_at", more, pa.timestamp("ns", tz="Asia/Kolkata")),
+        ("returned_at", more, pa.timestamp("ns")),
+    )
+    for name, values, arrow_type in columns:
+        orders = orders.set_column(orders.schema.get_field_index(name), name, pa.array(values, arrow_type))
+    pq.write_table(orders, parquet_dir / "orders.parquet")
+    described = {row[0]: row[1] for row in duckdb.sql(f"describe from '{parquet_dir / 'orders.parquet'}'").fetchall()}
+    assert [described[name] for name, _, _ in columns] == ["TIMESTAMPTZ_NS", "TIMESTAMP_NS"] * 2
+
+    loaded = tmp_path / "b.duckdb"
+    load(parquet_dir, loaded, log=lambda _: None)
+    con = duckdb.connect(str(loaded), read_only=True)
+    rows = con.execute("select cast(created_at as varchar), cast(shipped_at as varchar), "
+                       "cast(delivered_at as varchar), cast(returned_at as varchar) from raw.orders "
+                       "order by order_id").fetchall()
+    types = con.execute("select distinct typeof(created_at), typeof(delivered_at) from raw.orders").fetchall()
+    con.close()
+    assert types == [("TIMESTAMP", "TIMESTAMP")]
+    assert rows == [
+        ("infinity", None, "1969-12-31 23:59:59.999999", "1969-12-31 23:59:59.999999"),
+        ("-infinity", None, "2020-09-13 12:26:40.123456", "2020-09-13 12:26:40.123456"),
+        ("2020-09-13 12:26:40.123457", "2020-09-13 12:26:40.123457", None, None),
+        ("1969-12-31 23:59:59.999998", "1969-12-31 23:59:59.999998", "1970-01-01 00:00:00", "1970-01-01 00:00:00"),
+    ]
+
+
 def test_a_missing_optional_table_loads_empty(tmp_path: Path) -> None:
     db = tmp_path / "w.duckdb"
     counts = load(write_export(tmp_path / "src", distribution_centers=None), db, log=lambda _: None)
