@@ -151,6 +151,23 @@ def test_loads_parquet_and_sharded_exports(tmp_path: Path) -> None:
     assert snapshot(from_csv) == snapshot(from_parquet)
 
 
+def _parquet_copy_of_the_export(tmp_path: Path) -> tuple[Path, pa.Table]:
+    """The small export loaded from CSV and written back as one Parquet file per raw table, and raw.orders as
+    Arrow in order_id order, for a test to rewrite orders.parquet with the timestamp types it needs."""
+    from_csv = tmp_path / "a.duckdb"
+    load(write_export(tmp_path / "csv"), from_csv, log=lambda _: None)
+    parquet_dir = tmp_path / "parquet"
+    parquet_dir.mkdir()
+    con = duckdb.connect(str(from_csv), read_only=True)
+    try:
+        for table in TABLES:
+            con.execute(f"copy (select * from raw.{table}) to '{parquet_dir / (table + '.parquet')}'")
+        orders = con.sql("select * from raw.orders order by order_id").to_arrow_table()
+    finally:
+        con.close()
+    return parquet_dir, orders
+
+
 def _truncated(unit: str):
     digits = {"s": 0, "ms": 3, "us": 6, "ns": 6}[unit]
     return lambda t: t.replace(microsecond=t.microsecond // 10 ** (6 - digits) * 10 ** (6 - digits))
@@ -175,16 +192,8 @@ def test_every_parquet_timestamp_type_lands_as_the_utc_wall_clock(tmp_path: Path
     """Each Parquet timestamp type takes its own cast (the column as it is, a plain cast, or the instant's
     microseconds): the loaded values are the CSV export's, to the type's precision, whatever the zone the
     writer labelled the instants with."""
-    from_csv = tmp_path / "a.duckdb"
-    load(write_export(tmp_path / "csv"), from_csv, log=lambda _: None)
-    parquet_dir = tmp_path / "parquet"
-    parquet_dir.mkdir()
-    con = duckdb.connect(str(from_csv), read_only=True)
-    for table in TABLES:
-        con.execute(f"copy (select * from raw.{table}) to '{parquet_dir / (table + '.parquet')}'")
-    orders = con.sql("select * from raw.orders order by order_id").to_arrow_table()
-    csv_rows = con.execute("select order_id, created_at, shipped_at from raw.orders order by order_id").fetchall()
-    con.close()
+    parquet_dir, orders = _parquet_copy_of_the_export(tmp_path)
+    csv_rows = list(zip(*(orders[name].to_pylist() for name in ("order_id", "created_at", "shipped_at"))))
     for name in ("created_at", "shipped_at"):
         # The CSV's wall clock is UTC: as an instant, a labelled zone only changes how it is shown.
         column = orders[name].cast(pa.timestamp("us", tz="UTC")) if getattr(arrow_type, "tz", None) else orders[name]
@@ -240,15 +249,7 @@ def test_nanosecond_zoned_parquet_timestamps_round_to_the_microsecond_as_naive_o
     microsecond exactly as the cast of a naive TIMESTAMP_NS column does, before 1970 too; +-infinity keeps its
     value and an empty value stays empty. Worked by hand: 1,600,000,000.123456789 s after the epoch is
     2020-09-13 12:26:40.123457; 1,500 ns before it rounds to 2 us before it."""
-    source = tmp_path / "a.duckdb"
-    load(write_export(tmp_path / "csv"), source, log=lambda _: None)
-    parquet_dir = tmp_path / "parquet"
-    parquet_dir.mkdir()
-    con = duckdb.connect(str(source), read_only=True)
-    for table in TABLES:
-        con.execute(f"copy (select * from raw.{table}) to '{parquet_dir / (table + '.parquet')}'")
-    orders = con.sql("select * from raw.orders order by order_id").to_arrow_table()
-    con.close()
+    parquet_dir, orders = _parquet_copy_of_the_export(tmp_path)
     assert orders.num_rows == 4
     instants = [2**63 - 1, -(2**63 - 1), 1_600_000_000_123_456_789, -1_500]
     more = [-999, 1_600_000_000_123_456_499, None, 0]
