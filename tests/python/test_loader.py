@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -280,6 +281,32 @@ def test_nanosecond_zoned_parquet_timestamps_round_to_the_microsecond_as_naive_o
         ("2020-09-13 12:26:40.123457", "2020-09-13 12:26:40.123457", None, None),
         ("1969-12-31 23:59:59.999998", "1969-12-31 23:59:59.999998", "1970-01-01 00:00:00", "1970-01-01 00:00:00"),
     ]
+
+
+def test_an_export_saved_by_pandas_loads_as_its_csv_does(tmp_path: Path) -> None:
+    """A thelook export fetched into pandas (as BigQuery's client gives it: nullable Int64, float64, text, and
+    nanosecond UTC timestamps) and saved with `to_parquet` loads to the same raw tables as the CSV export."""
+    csv_dir = write_export(tmp_path / "csv")
+    from_csv = tmp_path / "a.duckdb"
+    load(csv_dir, from_csv, log=lambda _: None)
+    pandas_dir = tmp_path / "pandas"
+    pandas_dir.mkdir()
+    to_pandas = {"BIGINT": "Int64", "DOUBLE": "float64", "VARCHAR": object}
+    for table, columns in TABLES.items():
+        frame = pd.read_csv(csv_dir / f"{table}.csv", dtype=str, keep_default_na=False, na_values=[""],
+                            encoding="utf-8-sig")
+        for column, duck_type in columns.items():
+            if duck_type == "TIMESTAMP":
+                frame[column] = pd.to_datetime(frame[column], utc=True, format="mixed").astype("datetime64[ns, UTC]")
+            else:
+                frame[column] = frame[column].astype(to_pandas[duck_type])
+        frame.to_parquet(pandas_dir / f"{table}.parquet")
+    written = duckdb.sql(f"describe from '{pandas_dir / 'orders.parquet'}'").fetchall()
+    assert {row[0]: row[1] for row in written}["created_at"] == "TIMESTAMPTZ_NS"
+
+    from_pandas = tmp_path / "b.duckdb"
+    load(pandas_dir, from_pandas, log=lambda _: None)
+    assert snapshot(from_pandas) == snapshot(from_csv)
 
 
 def test_a_missing_optional_table_loads_empty(tmp_path: Path) -> None:
