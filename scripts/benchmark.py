@@ -82,9 +82,14 @@ def target_path() -> Path:
     return Path(configured) if configured else ROOT / "target"
 
 
+def run_results(target: Path) -> list[dict]:
+    """The per-node results of the last dbt invocation (its run_results.json in `target`)."""
+    return json.loads((target / "run_results.json").read_text())["results"]
+
+
 def model_timings(target: Path, top: int = 5) -> list[dict]:
     """The slowest nodes of the last dbt invocation, from run_results.json."""
-    results = json.loads((target / "run_results.json").read_text())["results"]
+    results = run_results(target)
     slowest = sorted(results, key=lambda r: r["execution_time"], reverse=True)[:top]
     return [{"node": r["unique_id"].split(".", 2)[-1], "seconds": round(r["execution_time"], 2)} for r in slowest]
 
@@ -92,7 +97,7 @@ def model_timings(target: Path, top: int = 5) -> list[dict]:
 def time_by_language(target: Path) -> dict:
     """Node seconds of the last dbt invocation, summed for the Python models and for everything else (SQL
     models, seeds, tests): the two threads run nodes side by side, so these add up to more than the wall time."""
-    results = json.loads((target / "run_results.json").read_text())["results"]
+    results = run_results(target)
     nodes = json.loads((target / "manifest.json").read_text())["nodes"]
     python = sum(r["execution_time"] for r in results if nodes.get(r["unique_id"], {}).get("language") == "python")
     total = sum(r["execution_time"] for r in results)
@@ -102,7 +107,7 @@ def time_by_language(target: Path) -> dict:
 def model_seconds(target: Path) -> dict[str, float]:
     """Every model's node seconds in the last dbt invocation, slowest first: how each model grows with the data
     (tests and seeds are left out; time_by_language counts them)."""
-    results = json.loads((target / "run_results.json").read_text())["results"]
+    results = run_results(target)
     models = [r for r in results if r["unique_id"].startswith("model.")]
     models.sort(key=lambda r: (-r["execution_time"], r["unique_id"]))
     return {r["unique_id"].split(".", 2)[-1]: round(r["execution_time"], 2) for r in models}
@@ -117,7 +122,7 @@ def concurrency(target: Path) -> dict[str, float]:
     start to execute end): seconds from the first node's start to the last one's end, and how many of them had
     exactly one node running, or none. A Python model runs on one core, so a stretch with one node running
     leaves the other core idle unless DuckDB is working on both."""
-    results = json.loads((target / "run_results.json").read_text())["results"]
+    results = run_results(target)
     events = []
     for result in results:
         stamps = [(_timestamp(t["started_at"]), _timestamp(t["completed_at"]))

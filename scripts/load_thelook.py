@@ -76,6 +76,9 @@ def cast_expression(column: str, duck_type: str, source_type: str = "VARCHAR") -
     col = quote_ident(column)
     if duck_type == "TIMESTAMP":
         base = source_type.split("(")[0]
+        # Text: BigQuery writes `2024-01-05 10:11:12 UTC`; other tools write ISO 8601 with an offset or none.
+        # Through timestamptz in a UTC session every form lands as the UTC wall-clock time.
+        through_utc = f"cast(try_cast({col} as timestamptz) as timestamp)"
         if base == "TIMESTAMP":
             return col
         if base == "TIMESTAMP WITH TIME ZONE":
@@ -86,14 +89,11 @@ def cast_expression(column: str, duck_type: str, source_type: str = "VARCHAR") -
         if base == "TIMESTAMPTZ_NS":
             # pandas and pyarrow write zoned times in nanoseconds. The same from the instant's nanoseconds,
             # rounded to the microsecond as DuckDB's cast of a naive TIMESTAMP_NS rounds; +-infinity, which
-            # has none (and which DuckDB cannot cast to a naive timestamp directly), takes the text-style path.
-            return (f"coalesce(cast(make_timestamp_ns(epoch_ns({col})) as timestamp), "
-                    f"cast(try_cast({col} as timestamptz) as timestamp))")
+            # has none (and which DuckDB cannot cast to a naive timestamp directly), goes through UTC.
+            return f"coalesce(cast(make_timestamp_ns(epoch_ns({col})) as timestamp), {through_utc})"
         if base in SAFE_SOURCES["TIMESTAMP"]:
             return f"cast({col} as timestamp)"
-        # Text: BigQuery writes `2024-01-05 10:11:12 UTC`; other tools write ISO 8601 with an offset or none.
-        # Through timestamptz in a UTC session every form lands as the UTC wall-clock time.
-        return f"cast(try_cast({col} as timestamptz) as timestamp)"
+        return through_utc
     if duck_type == "VARCHAR":
         return f"nullif(trim(cast({col} as varchar)), '')"
     return f"try_cast({col} as {duck_type})"

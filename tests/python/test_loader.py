@@ -169,6 +169,11 @@ def _parquet_copy_of_the_export(tmp_path: Path) -> tuple[Path, pa.Table]:
     return parquet_dir, orders
 
 
+def _column_types(parquet: Path) -> dict[str, str]:
+    """The DuckDB type of each column of a Parquet file, as the loader sees them."""
+    return {row[0]: row[1] for row in duckdb.sql(f"describe from '{parquet}'").fetchall()}
+
+
 def _truncated(unit: str):
     digits = {"s": 0, "ms": 3, "us": 6, "ns": 6}[unit]
     return lambda t: t.replace(microsecond=t.microsecond // 10 ** (6 - digits) * 10 ** (6 - digits))
@@ -263,7 +268,7 @@ def test_nanosecond_zoned_parquet_timestamps_round_to_the_microsecond_as_naive_o
     for name, values, arrow_type in columns:
         orders = orders.set_column(orders.schema.get_field_index(name), name, pa.array(values, arrow_type))
     pq.write_table(orders, parquet_dir / "orders.parquet")
-    described = {row[0]: row[1] for row in duckdb.sql(f"describe from '{parquet_dir / 'orders.parquet'}'").fetchall()}
+    described = _column_types(parquet_dir / "orders.parquet")
     assert [described[name] for name, _, _ in columns] == ["TIMESTAMPTZ_NS", "TIMESTAMP_NS"] * 2
 
     loaded = tmp_path / "b.duckdb"
@@ -301,8 +306,7 @@ def test_an_export_saved_by_pandas_loads_as_its_csv_does(tmp_path: Path) -> None
             else:
                 frame[column] = frame[column].astype(to_pandas[duck_type])
         frame.to_parquet(pandas_dir / f"{table}.parquet")
-    written = duckdb.sql(f"describe from '{pandas_dir / 'orders.parquet'}'").fetchall()
-    assert {row[0]: row[1] for row in written}["created_at"] == "TIMESTAMPTZ_NS"
+    assert _column_types(pandas_dir / "orders.parquet")["created_at"] == "TIMESTAMPTZ_NS"
 
     from_pandas = tmp_path / "b.duckdb"
     load(pandas_dir, from_pandas, log=lambda _: None)
